@@ -1,0 +1,139 @@
+"""The Flattr account: its token, its subscription, and which account queued flattrs belong to.
+
+A flattr is bound to the account that was signed in when it was earned and is only ever sent with
+that account's token. When the API rejects a token (401) the account stays current but loses its
+token: new flattrs keep queueing for it and wait until the same account signs in again. When the user
+signs out on purpose there is no current account and no flattrs are made.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from . import store
+
+CURRENT = "current_account"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str | None
+    token: str | None = None
+    subscription_active: bool | None = None
+    signed_out_reason: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.token is not None
+
+    def __repr__(self) -> str:  # never the token, not even in a traceback
+        return f"Account(id={self.id}, username={self.username!r}, signed_in={self.signed_in})"
+
+
+def _row(row: sqlite3.Row | None) -> Account | None:
+    if row is None:
+        return None
+    active = row["subscription_active"]
+    return Account(
+        id=row["id"],
+        username=row["username"],
+        token=row["token"],
+        subscription_active=None if active is None else bool(active),
+        signed_out_reason=row["signed_out_reason"],
+    )
+
+
+def get(conn: sqlite3.Connection, account_id: int) -> Account | None:
+    return _row(conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone())
+
+
+def current(conn: sqlite3.Connection) -> Account | None:
+    account_id = store.get(conn, CURRENT)
+    return None if account_id is None else get(conn, int(account_id))
+
+
+def sign_in(
+    conn: sqlite3.Connection, token: str, subscription_active: bool | None, now: float
+) -> Account:
+    """Store a token from the flattr.com handshake. Call inside a transaction."""
+    existing = conn.execute("SELECT id FROM accounts WHERE token = ?", (token,)).fetchone()
+    if existing is not None:
+        account_id = int(existing["id"])
+        if subscription_active is not None:
+            conn.execute(
+                "UPDATE accounts SET subscription_active = ? WHERE id = ?",
+                (int(subscription_active), account_id),
+            )
+    else:
+        # Until GET /rest/v2/user names it, a new token is a new account; verify() merges it into
+        # an earlier account of the same user, so that flattrs waiting for that user can go.
+        account_id = int(
+            conn.execute(
+                "INSERT INTO accounts (token, subscription_active, signed_in_at) VALUES (?, ?, ?)",
+                (token, None if subscription_active is None else int(subscription_active), now),
+            ).lastrowid
+            or 0
+        )
+    store.put(conn, CURRENT, account_id)
+    account = get(conn, account_id)
+    assert account is not None
+    return account
+
+
+def verify(conn: sqlite3.Connection, account_id: int, username: str) -> Account:
+    """Record which user a token belongs to, merging with an earlier account of the same user."""
+    earlier = conn.execute(
+        "SELECT id FROM accounts WHERE username = ? AND id != ? ORDER BY id LIMIT 1",
+        (username, account_id),
+    ).fetchone()
+    if earlier is None:
+        conn.execute("UPDATE accounts SET username = ? WHERE id = ?", (username, account_id))
+        account = get(conn, account_id)
+        assert account is not None
+        return account
+    keep = int(earlier["id"])
+    conn.execute(
+        "UPDATE accounts SET token = n.token, subscription_active = n.subscription_active, "
+        "signed_in_at = n.signed_in_at, signed_out_at = NULL, signed_out_reason = NULL "
+        "FROM (SELECT * FROM accounts WHERE id = ?) AS n WHERE accounts.id = ?",
+        (account_id, keep),
+    )
+    conn.execute("UPDATE flattrs SET account_id = ? WHERE account_id = ?", (keep, account_id))
+    conn.execute("UPDATE batches SET account_id = ? WHERE account_id = ?", (keep, account_id))
+    conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+    if store.get(conn, CURRENT) == account_id:
+        store.put(conn, CURRENT, keep)
+    account = get(conn, keep)
+    assert account is not None
+    return account
+
+
+def set_subscription(conn: sqlite3.Connection, account_id: int, active: bool) -> None:
+    conn.execute(
+        "UPDATE accounts SET subscription_active = ? WHERE id = ?", (int(active), account_id)
+    )
+
+
+def token_rejected(conn: sqlite3.Connection, account_id: int, now: float) -> None:
+    """The API answered 401: forget the token, keep the account (and its queued flattrs)."""
+    conn.execute(
+        "UPDATE accounts SET token = NULL, signed_out_at = ?, signed_out_reason = 'token_rejected' "
+        "WHERE id = ?",
+        (now, account_id),
+    )
+
+
+def sign_out(conn: sqlite3.Connection, now: float) -> Account | None:
+    """The user signed out: forget the token and stop making flattrs. Queued flattrs stay bound to
+    the account and go when it signs in again."""
+    account = current(conn)
+    if account is not None:
+        conn.execute(
+            "UPDATE accounts SET token = NULL, signed_out_at = ?, signed_out_reason = 'user' "
+            "WHERE id = ?",
+            (now, account.id),
+        )
+    store.put(conn, CURRENT, None)
+    return account

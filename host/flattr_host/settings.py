@@ -1,0 +1,135 @@
+"""Every figure the host works with, as named settings.
+
+Defaults follow the reference material (attention.md, handshake.md, native-messaging.md). They can be
+overridden for tests, portable installs and power users through ``<home>/settings.json`` (same field
+names) and a few environment variables. Kept free of heavy imports: it is read before ``hello``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_BASE = "https://api.flattr.com"
+DEFAULT_WEB_BASE = "https://flattr.com"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- native messaging -------------------------------------------------------------------
+    # Browser → host frames above this are refused before reading (Chrome allows up to 64 MiB;
+    # nothing we accept is anywhere near that).
+    max_incoming_frame: int = 1024 * 1024
+    # Host → browser hard limit in Chrome and Firefox; replies are paged below it.
+    max_outgoing_frame: int = 1024 * 1024
+    # Extension ids allowed to talk to the host (Chromium ids and Firefox add-on ids).
+    # Empty means "any caller the browser lets through" (the manifest's allow list already gates).
+    allowed_extension_ids: tuple[str, ...] = (
+        "flattr-companion@flattr-companion.org",
+    )
+    # Group commit: at most this many frames already waiting on stdin share one transaction.
+    max_group_commit: int = 256
+
+    # --- attention (attention.md) -----------------------------------------------------------
+    thresholds: tuple[int, ...] = (50, 96, 138, 176, 210)
+    audio_thresholds: tuple[int, ...] = (140, 400, 880, 1480, 2460, 3660)
+    # After the last threshold, one more flattr per this many seconds.
+    repeat_after: int = 86_400
+    # The attention day starts at this local hour.
+    day_start_hour: int = 4
+    # Continuous audio needed before a page counts as an audio page.
+    audio_page_after: int = 20
+    # A single segment longer than this is clipped: the extension reports at most a few minutes.
+    max_segment_seconds: float = 600.0
+    # Mode: "all" public sites, only sites the user "enabled", or only pages with Flattr "metadata".
+    mode: str = "all"
+
+    # --- submission (handshake.md, seed 003) ------------------------------------------------
+    api_base: str = DEFAULT_API_BASE
+    web_base: str = DEFAULT_WEB_BASE
+    # PEM bundle to trust for the API (the local Flattr server's CA in tests and the demo).
+    ca_bundle: str | None = None
+    batch_size: int = 50
+    # Wait this long after a new flattr before sending, so bursts share a batch.
+    submit_delay: float = 1.0
+    request_timeout: float = 20.0
+    retry_statuses: tuple[int, ...] = (408, 409, 500, 502, 503, 504, 525, 599)
+    # Exponential back-off: base * factor**(attempt-1), capped, with ±jitter.
+    backoff_base: float = 60.0
+    backoff_factor: float = 4.0
+    backoff_max: float = 3840.0
+    backoff_jitter: float = 0.2
+    # After this many attempts a batch's items become "failed" and move to the slow schedule.
+    max_attempts: int = 5
+    failed_retry_interval: float = 6 * 3600.0
+    # Keep this many requests of the rate-limit window in reserve.
+    rate_limit_reserve: int = 5
+    # Submission lease shared by all host processes on one database.
+    lease_seconds: float = 60.0
+
+    # --- store ------------------------------------------------------------------------------
+    busy_timeout_ms: int = 10_000
+    # "NORMAL" in WAL mode survives a killed process (the acknowledgement contract); "FULL" also
+    # survives power loss at the cost of an fsync per commit.
+    synchronous: str = "NORMAL"
+
+    # --- logs -------------------------------------------------------------------------------
+    log_max_bytes: int = 1024 * 1024
+    log_backups: int = 3
+
+    # Whatever else settings.json held, kept so that a newer file does not break an older host.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def is_retryable(self, status: int) -> bool:
+        return status in self.retry_statuses
+
+
+_ENV = {
+    "FLATTR_API_BASE": "api_base",
+    "FLATTR_WEB_BASE": "web_base",
+    "FLATTR_CA_BUNDLE": "ca_bundle",
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    default = getattr(Settings, name, None)
+    if isinstance(default, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then ``<home>/settings.json``, then environment variables."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    if home is not None:
+        path = home / "settings.json"
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raw = {}
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{path} must hold a JSON object")
+        for key, value in raw.items():
+            if key in names:
+                values[key] = _coerce(key, value)
+            else:
+                extra[key] = value
+    for var, name in _ENV.items():
+        if env.get(var):
+            values[name] = env[var]
+    return Settings(**values, extra=extra)
+
+
+class SettingsError(Exception):
+    pass

@@ -1,0 +1,177 @@
+"""The one SQLite database: connection set-up, schema migrations, transactions.
+
+Everything the host acknowledges is acknowledged only after its transaction commits, so it survives
+``kill -9`` (WAL mode; see ``Settings.synchronous``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+
+# Each entry upgrades the schema by one version; never edit an entry that has shipped.
+# Statements are split on ";", so comments must not contain one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL              -- JSON
+    );
+    CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        username TEXT,                   -- learnt from GET /rest/v2/user, NULL until verified
+        token TEXT,                      -- NULL once signed out (401 or the user's choice)
+        subscription_active INTEGER,     -- NULL when unknown
+        signed_in_at REAL NOT NULL,
+        signed_out_at REAL,
+        signed_out_reason TEXT
+    );
+    CREATE TABLE attention (
+        day TEXT NOT NULL,               -- YYYY-MM-DD of the attention day (starts 04:00 local)
+        url TEXT NOT NULL,               -- normalised page URL
+        site TEXT NOT NULL,              -- registrable domain
+        title TEXT,
+        seconds REAL NOT NULL DEFAULT 0,
+        audio_seconds REAL NOT NULL DEFAULT 0,
+        audio_page INTEGER NOT NULL DEFAULT 0,
+        crossings INTEGER NOT NULL DEFAULT 0,
+        submit_url TEXT,                 -- where its flattrs go (auto-submit URL) when declared
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (day, url)
+    );
+    CREATE INDEX attention_site_day ON attention (site, day);
+    CREATE TABLE batches (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts (id),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        last_status INTEGER,
+        last_error TEXT
+    );
+    CREATE TABLE flattrs (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,               -- what is submitted (page URL or auto-submit URL)
+        page_url TEXT NOT NULL,
+        site TEXT NOT NULL,
+        title TEXT,
+        day TEXT NOT NULL,
+        reason TEXT NOT NULL,            -- attention | audio | manual
+        account_id INTEGER REFERENCES accounts (id),
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'in_flight', 'delivered', 'failed', 'rejected')),
+        batch_id INTEGER REFERENCES batches (id),
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        delivered_at REAL
+    );
+    CREATE INDEX flattrs_state ON flattrs (state, account_id);
+    CREATE INDEX flattrs_site_day ON flattrs (site, day);
+    CREATE INDEX flattrs_batch ON flattrs (batch_id);
+    CREATE TABLE sites (
+        site TEXT PRIMARY KEY,
+        setting TEXT NOT NULL CHECK (setting IN ('enabled', 'disabled')),
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        hostname TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    pass
+
+
+def connect(path: Path, settings: Settings) -> sqlite3.Connection:
+    """Open (creating and migrating when needed) the database at ``path``, mode 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Create the file ourselves so that it is never world-readable, not even for an instant.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing commits behind our back.
+    conn = sqlite3.connect(
+        path, timeout=settings.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")
+    if settings.synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
+        raise StoreError(f"synchronous must be NORMAL, FULL or EXTRA, not {settings.synchronous}")
+    conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn, path)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", 0o600)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer flattr-host (schema {version} > {SCHEMA_VERSION}); "
+            "upgrade with: pip install --upgrade flattr-companion"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    with transaction(conn):
+        # Re-read inside the write lock: another host process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken up front (BEGIN IMMEDIATE), so that it never fails half-way with
+    "database is locked": waiting for the lock happens at BEGIN, within the busy timeout."""
+    if conn.in_transaction:
+        # Nested use joins the outer transaction (group commit in the native loop).
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def get(conn: sqlite3.Connection, key: str, default: Any = None) -> Any:
+    row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return default if row is None else json.loads(row[0])
+
+
+def put(conn: sqlite3.Connection, key: str, value: Any) -> None:
+    if value is None:
+        conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+    else:
+        conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
