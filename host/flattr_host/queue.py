@@ -44,3 +44,212 @@ class Counts:
 def counts(conn: sqlite3.Connection) -> Counts:
     rows = conn.execute("SELECT state, COUNT(*) FROM flattrs GROUP BY state").fetchall()
     return Counts(**{state: n for state, n in rows})
+
+
+# --- batches: how the submitter moves flattrs through the states above ---------------------------
+# Write functions expect to run inside ``store.transaction``; the submitter commits before and
+# after each request, never across one.
+
+SENDABLE = ("pending", "failed")
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    account_id: int
+    idempotency_key: str
+    attempts: int
+    next_attempt_at: float
+    last_status: int | None
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    url: str
+
+
+def _batch(row: sqlite3.Row | None) -> Batch | None:
+    if row is None:
+        return None
+    return Batch(
+        id=int(row["id"]),
+        account_id=int(row["account_id"]),
+        idempotency_key=str(row["idempotency_key"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=float(row["next_attempt_at"]),
+        last_status=None if row["last_status"] is None else int(row["last_status"]),
+    )
+
+
+def get_batch(conn: sqlite3.Connection, batch_id: int) -> Batch | None:
+    return _batch(conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone())
+
+
+def new_batch(
+    conn: sqlite3.Connection, account_id: int, item_ids: list[int], now: float, key: str
+) -> int:
+    """A batch with a fresh Idempotency-Key, due now, holding ``item_ids`` (as pending)."""
+    batch_id = int(
+        conn.execute(
+            "INSERT INTO batches (account_id, idempotency_key, next_attempt_at, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (account_id, key, now, now),
+        ).lastrowid
+        or 0
+    )
+    conn.executemany(
+        "UPDATE flattrs SET batch_id = ?, state = 'pending', updated_at = ? WHERE id = ?",
+        [(batch_id, now, item_id) for item_id in item_ids],
+    )
+    return batch_id
+
+
+def unbatched(conn: sqlite3.Connection, account_id: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM flattrs WHERE state = 'pending' AND batch_id IS NULL AND account_id = ? "
+        "ORDER BY id",
+        (account_id,),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def newest_unbatched(conn: sqlite3.Connection, account_id: int) -> float | None:
+    """When the newest flattr not yet in a batch was queued (None: there is none)."""
+    row = conn.execute(
+        "SELECT MAX(created_at) FROM flattrs "
+        "WHERE state = 'pending' AND batch_id IS NULL AND account_id = ?",
+        (account_id,),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+_HAS_SENDABLE = (
+    "EXISTS (SELECT 1 FROM flattrs f WHERE f.batch_id = b.id AND f.state IN ('pending', 'failed'))"
+)
+
+
+def due_batch(conn: sqlite3.Connection, account_id: int, now: float) -> Batch | None:
+    """The account's batch to send next: the longest-waiting one that is due and has items to send."""
+    return _batch(
+        conn.execute(
+            f"SELECT b.* FROM batches b WHERE b.account_id = ? AND b.next_attempt_at <= ? "
+            f"AND {_HAS_SENDABLE} ORDER BY b.next_attempt_at, b.id LIMIT 1",
+            (account_id, now),
+        ).fetchone()
+    )
+
+
+def next_batch_at(conn: sqlite3.Connection, account_id: int) -> float | None:
+    row = conn.execute(
+        f"SELECT MIN(b.next_attempt_at) FROM batches b WHERE b.account_id = ? AND {_HAS_SENDABLE}",
+        (account_id,),
+    ).fetchone()
+    return None if row[0] is None else float(row[0])
+
+
+def start_sending(
+    conn: sqlite3.Connection, batch_id: int, account_id: int, now: float
+) -> list[Item]:
+    """Mark the batch's pending/failed items of ``account_id`` in flight and return them."""
+    conn.execute(
+        "UPDATE flattrs SET state = 'in_flight', updated_at = ? "
+        "WHERE batch_id = ? AND account_id = ? AND state IN ('pending', 'failed')",
+        (now, batch_id, account_id),
+    )
+    rows = conn.execute(
+        "SELECT id, url FROM flattrs WHERE batch_id = ? AND state = 'in_flight' ORDER BY id",
+        (batch_id,),
+    ).fetchall()
+    return [Item(id=int(row["id"]), url=str(row["url"])) for row in rows]
+
+
+def settle(
+    conn: sqlite3.Connection, batch_id: int, state: str, now: float, error: str | None = None
+) -> int:
+    """Move the batch's in-flight items to ``state`` (delivered, pending or failed)."""
+    if state == "delivered":
+        cursor = conn.execute(
+            "UPDATE flattrs SET state = 'delivered', delivered_at = ?, updated_at = ?, error = NULL "
+            "WHERE batch_id = ? AND state = 'in_flight'",
+            (now, now, batch_id),
+        )
+    else:
+        cursor = conn.execute(
+            "UPDATE flattrs SET state = ?, updated_at = ?, error = ? "
+            "WHERE batch_id = ? AND state = 'in_flight'",
+            (state, now, error, batch_id),
+        )
+    return cursor.rowcount
+
+
+def reschedule(
+    conn: sqlite3.Connection,
+    batch_id: int,
+    *,
+    next_attempt_at: float,
+    attempts: int | None = None,
+    status: int | None = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE batches SET next_attempt_at = ?, attempts = COALESCE(?, attempts), "
+        "last_status = ?, last_error = ? WHERE id = ?",
+        (next_attempt_at, attempts, status, error, batch_id),
+    )
+
+
+def reject(conn: sqlite3.Connection, item_ids: list[int], error: str, now: float) -> int:
+    """The server refused these flattrs: keep them, with its reason, and never send them again."""
+    conn.executemany(
+        "UPDATE flattrs SET state = 'rejected', error = ?, updated_at = ? WHERE id = ?",
+        [(error, now, item_id) for item_id in item_ids],
+    )
+    return len(item_ids)
+
+
+def drop_if_empty(conn: sqlite3.Connection, batch_id: int) -> None:
+    """Forget a batch whose items all moved to other batches."""
+    conn.execute(
+        "DELETE FROM batches WHERE id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM flattrs WHERE batch_id = ?)",
+        (batch_id, batch_id),
+    )
+
+
+def recover_in_flight(conn: sqlite3.Connection, now: float) -> int:
+    """Items a dead submitter left in flight go back to pending in their batch (same
+    Idempotency-Key, so a de-duplicating server records them once)."""
+    cursor = conn.execute(
+        "UPDATE flattrs SET state = 'pending', updated_at = ? WHERE state = 'in_flight'", (now,)
+    )
+    return cursor.rowcount
+
+
+def make_due(conn: sqlite3.Connection, account_id: int, now: float) -> int:
+    """Everything of the account that waits (back-off, slow schedule) becomes due now."""
+    cursor = conn.execute(
+        f"UPDATE batches AS b SET next_attempt_at = ? WHERE b.account_id = ? "
+        f"AND b.next_attempt_at > ? AND {_HAS_SENDABLE}",
+        (now, account_id, now),
+    )
+    return cursor.rowcount
+
+
+def sendable(conn: sqlite3.Connection, account_id: int) -> int:
+    """How many of the account's flattrs are still to be delivered (pending, failed, in flight)."""
+    row = conn.execute(
+        "SELECT COUNT(*) FROM flattrs WHERE account_id = ? "
+        "AND state IN ('pending', 'failed', 'in_flight')",
+        (account_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def unsent_by_account(conn: sqlite3.Connection) -> dict[int | None, int]:
+    """Flattrs not yet delivered (nor rejected), per account they are bound to."""
+    rows = conn.execute(
+        "SELECT account_id, COUNT(*) FROM flattrs "
+        "WHERE state IN ('pending', 'failed', 'in_flight') GROUP BY account_id"
+    ).fetchall()
+    return {(None if row[0] is None else int(row[0])): int(row[1]) for row in rows}

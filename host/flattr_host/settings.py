@@ -26,9 +26,12 @@ class Settings:
     max_incoming_frame: int = 1024 * 1024
     # Host → browser hard limit in Chrome and Firefox; replies are paged below it.
     max_outgoing_frame: int = 1024 * 1024
-    # Extension ids allowed to talk to the host (Chromium ids and Firefox add-on ids).
-    # Empty means "any caller the browser lets through" (the manifest's allow list already gates).
+    # Extension ids allowed to talk to the host (Chromium ids and Firefox add-on ids); the browser's
+    # manifest allow list gates first, this is defence in depth. Store ids join when published.
     allowed_extension_ids: tuple[str, ...] = (
+        # Development build: id derived from the public key in extension/dev-key.pub.b64.
+        "pceboilfpeijfppedbhfdflpddadaoml",
+        # Firefox add-on id (browser_specific_settings.gecko.id).
         "flattr-companion@flattr-companion.org",
     )
     # Group commit: at most this many frames already waiting on stdin share one transaction.

@@ -1,0 +1,270 @@
+"""``flattr-host <command>``: the host for people at a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, accounts, export, paths, sites, status, store
+from .settings import Settings, SettingsError, load_settings
+
+PROG = "flattr-host"
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "sim":
+        from .sim import main as sim_main
+
+        return sim_main(args.sim_args)
+    if args.command == "schema":
+        return _schema(args)
+    home = paths.data_home()
+    try:
+        settings = load_settings(home)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    try:
+        conn = store.connect(paths.database_path(home), settings)
+    except (sqlite3.Error, store.StoreError, OSError) as exc:
+        return _fail(f"cannot open {paths.database_path(home)}: {exc}")
+    try:
+        handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
+        return int(handler(conn, settings, args))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        conn.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Flattr Companion's host. Browsers start it through native messaging; "
+        "these commands are for you.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("status", help="account, subscription and queue at a glance")
+    q = sub.add_parser("queue", help="flattrs not yet delivered")
+    q.add_argument("--all", action="store_true", help="also list delivered flattrs")
+    sub.add_parser("flush", help="send every queued flattr now, failed ones included")
+    h = sub.add_parser("history", help="the latest flattrs")
+    h.add_argument("-n", "--limit", type=int, default=20)
+    s = sub.add_parser("sites", help="list sites, or change one site or the mode")
+    s.add_argument("action", nargs="?", choices=["enable", "disable", "default"])
+    s.add_argument("site", nargs="?")
+    s.add_argument("--mode", choices=["all", "enabled", "metadata"])
+    sub.add_parser("sign-out", help="forget the token; queued flattrs wait for the same account")
+    e = sub.add_parser("export", help="your data as JSON (never the token)")
+    e.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    sim = sub.add_parser("sim", help="run the local Flattr server", add_help=False)
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sc = sub.add_parser("schema", help="write the protocol's JSON Schema")
+    sc.add_argument("-o", "--output", type=Path)
+    sc.add_argument("--check", type=Path, help="exit 1 when this file is not up to date")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr)
+    return 1
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _cmd_status(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    s = status.status_result(conn, time.time(), settings)
+    a, q = s.account, s.queue
+    if a.signed_in:
+        who = f"signed in as {a.username}" if a.username else "signed in (account not yet verified)"
+    elif a.signed_out_reason == "token_rejected":
+        who = "signed out: Flattr rejected the token. Sign in again from the extension's popup"
+    else:
+        who = "signed out. Sign in from the extension's popup"
+    sub = {True: "active", False: "inactive (fix it at https://flattr.com)", None: "unknown"}
+    print(f"account        {who}")
+    print(f"subscription   {sub[a.subscription_active]}")
+    print(f"mode           {s.mode}")
+    print(f"flattrs today  {s.flattrs_today}")
+    print(
+        f"queue          {q.pending} pending, {q.in_flight} in flight, {q.failed} failed, "
+        f"{q.rejected} rejected, {q.delivered} delivered"
+    )
+    if q.waiting_other_account:
+        print(f"               {q.waiting_other_account} wait for another account to sign in")
+    if q.hold:
+        print(f"waiting        {q.hold}")
+    if q.next_retry_at:
+        print(f"next retry     {_when(q.next_retry_at)}")
+    if q.last_error:
+        print(f"last error     {q.last_error} ({_when(q.last_error_at)})")
+    if q.last_delivery_at:
+        print(f"last delivery  {_when(q.last_delivery_at)}")
+    print(f"database       {paths.database_path(paths.data_home())}")
+    print(f"log            {paths.log_dir()}")
+    if q.failed or q.pending:
+        print(f"\nTo send now: {PROG} flush")
+    return 0
+
+
+def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    where = "" if args.all else "WHERE state != 'delivered'"
+    rows = conn.execute(
+        f"SELECT id, state, reason, url, error, created_at FROM flattrs {where} ORDER BY id"
+    ).fetchall()
+    if not rows:
+        print("nothing queued")
+        return 0
+    for r in rows:
+        line = f"{r['id']:>6}  {r['state']:<9}  {r['reason']:<9}  {_when(r['created_at'])}  {r['url']}"
+        print(line + (f"\n        {r['error']}" if r["error"] else ""))
+    return 0
+
+
+def _cmd_flush(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from .submitter import Submitter
+
+    account = accounts.current(conn)
+    if account is None or not account.signed_in:
+        return _fail("not signed in: sign in from the extension's popup, then run this again")
+    submitter = Submitter(conn, settings, on_event=None)
+    show = _Progress()
+    try:
+        report = submitter.flush(progress=show)
+    finally:
+        show.done()
+        submitter.close()
+    print(status.describe_report(report))
+    q = status.queue_state(conn, time.time(), settings)
+    if q.pending or q.failed:
+        print(f"{q.pending + q.failed} still queued; {q.hold or 'will retry'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, plain lines otherwise."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 0 or done == self._last:
+            return
+        self._last = done
+        if self._tty:
+            filled = self.WIDTH * done // total
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            print(f"\rsending [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
+        else:
+            print(f"sent {done}/{total}", file=sys.stderr)
+
+    def done(self) -> None:
+        if self._tty and self._last >= 0:
+            print(file=sys.stderr)
+
+
+def _cmd_history(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    page = status.history_result(conn, None, max(1, min(args.limit, 200)))
+    if not page.items:
+        print("no flattrs yet")
+    for item in page.items:
+        print(f"{_when(item.created_at)}  {item.state:<9}  {item.reason:<9}  {item.url}")
+    return 0
+
+
+def _cmd_sites(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from . import urls
+
+    now = time.time()
+    if args.mode or args.action:
+        with store.transaction(conn):
+            if args.mode:
+                sites.set_mode(conn, args.mode)
+            if args.action:
+                if not args.site:
+                    return _fail(f"name the site: {PROG} sites {args.action} example.com")
+                site = urls.site_of(args.site)
+                if site is None:
+                    return _fail(f"{args.site!r} is not a public site name")
+                sites.set_site(conn, site, None if args.action == "default" else args.action, now)
+    result = status.sites_result(conn, now, settings)
+    print(f"mode: {result.mode}")
+    for entry in result.sites:
+        note = f" (built-in: {entry.builtin})" if entry.builtin else ""
+        print(
+            f"  {entry.site:<32} {entry.setting:<9} today {entry.flattrs_today:>3}  "
+            f"total {entry.flattrs_total:>5}{note}"
+        )
+    if not result.sites:
+        print("  no site settings yet")
+    return 0
+
+
+def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    with store.transaction(conn):
+        account = accounts.sign_out(conn, time.time())
+    print("signed out" if account else "was not signed in")
+    return 0
+
+
+def _export_rows(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
+    cursor: str | None = None
+    while True:
+        page = export.page(conn, cursor, 1 << 20)
+        for row in page.rows:
+            yield page.part, row
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    data: dict[str, Any] = {"format": "flattr-companion-export", "version": 1, "host": __version__}
+    for part, row in _export_rows(conn):
+        data.setdefault(part, []).append(row)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _schema(args: Any) -> int:
+    from .protocol import schema_text
+
+    text = schema_text()
+    if args.check:
+        current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
+        if current != text:
+            return _fail(f"{args.check} is stale; regenerate it with: {PROG} schema -o {args.check}")
+        return 0
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,78 @@
+"""The user's data as JSON, in pages that each fit a native-messaging frame. Never the token."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+# Tables in export order, with the columns that are the user's data (no tokens, no leases).
+PARTS: dict[str, tuple[str, str]] = {
+    "accounts": (
+        "SELECT id, username, subscription_active, signed_in_at, signed_out_at, "
+        "signed_out_reason FROM accounts",
+        "id",
+    ),
+    "settings": ("SELECT key, value FROM kv WHERE key IN ('mode')", "key"),
+    "sites": ("SELECT site, setting, updated_at FROM sites", "site"),
+    "attention": (
+        "SELECT rowid AS id, day, url, site, title, seconds, audio_seconds, audio_page, crossings, "
+        "submit_url, updated_at FROM attention",
+        "rowid",
+    ),
+    "flattrs": (
+        "SELECT id, url, page_url, site, title, day, reason, account_id, state, error, "
+        "created_at, delivered_at FROM flattrs",
+        "id",
+    ),
+}
+# Leave room for the reply envelope around the rows.
+ENVELOPE_RESERVE = 4096
+MAX_ROWS_PER_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class Page:
+    part: str
+    rows: list[dict[str, Any]]
+    cursor: str | None
+
+
+def _parse(cursor: str | None) -> tuple[str, Any]:
+    if cursor is None:
+        return next(iter(PARTS)), None
+    part, _, after = cursor.partition(":")
+    if part not in PARTS:
+        raise ValueError(f"bad export cursor {cursor!r}; start again without one")
+    return part, (json.loads(after) if after else None)
+
+
+def page(conn: sqlite3.Connection, cursor: str | None, max_bytes: int) -> Page:
+    """One page of one part; ``cursor`` says where to go on (None when everything was sent)."""
+    part, after = _parse(cursor)
+    query, key = PARTS[part]
+    column = key.split(" ")[-1]
+    where = "" if after is None else f" WHERE {column} > ?"
+    rows = conn.execute(
+        f"{query}{where} ORDER BY {column} LIMIT {MAX_ROWS_PER_PAGE + 1}",
+        () if after is None else (after,),
+    ).fetchall()
+    budget = max_bytes - ENVELOPE_RESERVE
+    out: list[dict[str, Any]] = []
+    for row in rows[:MAX_ROWS_PER_PAGE]:
+        item = dict(row)
+        size = len(json.dumps(item, ensure_ascii=False).encode()) + 1
+        if size > budget:
+            if not out:  # a single oversized row: cut its free text rather than stall the export
+                item = {k: (v[:1024] if isinstance(v, str) else v) for k, v in item.items()}
+                out.append(item)
+            break
+        budget -= size
+        out.append(item)
+    last_key = out[-1]["id" if column in ("id", "rowid") else column] if out else None
+    if len(out) < len(rows):
+        return Page(part, out, f"{part}:{json.dumps(last_key)}")
+    names = list(PARTS)
+    following = names.index(part) + 1
+    return Page(part, out, f"{names[following]}:" if following < len(names) else None)

@@ -1,0 +1,59 @@
+"""The ``hello`` exchange, stdlib only: it is answered before anything heavy is imported.
+
+``protocol.HelloRequest``/``HelloResult`` describe the same shapes for the JSON Schema; a test checks
+that the two agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import PROTOCOL_VERSION, __version__
+
+# What this host can do, so that an extension can degrade gracefully instead of guessing by version.
+CAPABILITIES = (
+    "attention",
+    "flattr_now",
+    "page_status",
+    "sites",
+    "mode",
+    "status",
+    "history",
+    "export",
+    "tick",
+    "events",
+)
+UPGRADE_COMMAND = "pip install --upgrade flattr-companion && flattr-host install"
+
+
+def hello_result(repairs: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "host_version": __version__,
+        "capabilities": list(CAPABILITIES),
+        "repairs": repairs or [],
+    }
+
+
+def check_version(message: dict[str, Any]) -> dict[str, str] | None:
+    """None when the extension's protocol version is one we speak, else the error to answer."""
+    wanted = message.get("protocol", PROTOCOL_VERSION)
+    if wanted == PROTOCOL_VERSION:
+        return None
+    if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > PROTOCOL_VERSION:
+        return {
+            "code": "upgrade_required",
+            "message": (
+                f"the extension speaks protocol {wanted}, this host {PROTOCOL_VERSION}; "
+                f"upgrade the host: {UPGRADE_COMMAND}"
+            ),
+            "command": UPGRADE_COMMAND,
+        }
+    return {
+        "code": "upgrade_required",
+        "message": (
+            f"the extension speaks protocol {wanted!r}, this host {PROTOCOL_VERSION}; "
+            "update the extension from your browser's extension page"
+        ),
+        "command": "",
+    }

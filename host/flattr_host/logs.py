@@ -1,0 +1,75 @@
+"""Logging: a rotating file under the user log dir, warnings also to stderr, never the token.
+
+Every handler carries ``Redactor``, which replaces each secret registered with ``redact_secret`` (and
+anything that looks like a Bearer credential) before a record is written anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import threading
+from pathlib import Path
+
+from .settings import Settings
+
+LOGGER_NAME = "flattr_host"
+LOG_FILE = "flattr-host.log"
+REDACTED = "[redacted]"
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+def redact_secret(secret: str | None) -> None:
+    """From now on ``secret`` never appears in a log line."""
+    if secret:
+        with _lock:
+            _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return _BEARER.sub(rf"\g<1>{REDACTED}", text)
+
+
+class Redactor(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = redact(record.getMessage())
+        record.msg, record.args = message, None
+        if record.exc_info:
+            # Format the traceback now, redacted, so that no handler formats the raw one.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def setup(directory: Path, settings: Settings, *, stderr_level: int = logging.WARNING) -> Path:
+    """Log to ``directory/flattr-host.log`` (rotating) and warnings to stderr. Returns the file."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / LOG_FILE
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    file_handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=settings.log_max_bytes, backupCount=settings.log_backups, encoding="utf-8"
+    )
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    )
+    stderr_handler = logging.StreamHandler()  # sys.stderr; stdout belongs to native messaging
+    stderr_handler.setLevel(stderr_level)
+    stderr_handler.setFormatter(logging.Formatter("flattr-host: %(levelname)s: %(message)s"))
+    for handler in (file_handler, stderr_handler):
+        handler.addFilter(Redactor())
+        log.addHandler(handler)
+    path.chmod(0o600)
+    return path

@@ -1,0 +1,219 @@
+"""Native-messaging mode: what runs when a browser starts the host.
+
+Order matters for the browser's wait: protect stdout, check the caller, answer ``hello`` with stdlib
+code only, and only then import pydantic, SQLite and the rest (``service``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from . import framing, hello
+from .replies import error, ok, request_id
+from .settings import Settings, load_settings
+
+CHROME_ORIGIN_PREFIX = "chrome-extension://"
+
+
+def caller_id(argv: list[str]) -> str | None:
+    """The calling extension's id, from the argv each browser family passes.
+
+    Chromium family: ``chrome-extension://<id>/`` (plus ``--parent-window=<n>`` on Windows).
+    Firefox: ``<manifest path> <add-on id>``. Some launchers (Snap's portal) pass nothing: None.
+    """
+    args = [a for a in argv if not a.startswith("--parent-window")]
+    for arg in args:
+        if arg.startswith(CHROME_ORIGIN_PREFIX):
+            return arg[len(CHROME_ORIGIN_PREFIX) :].strip("/")
+    if len(args) >= 2 and args[0].endswith(".json"):
+        return args[1]
+    return None
+
+
+def looks_like_browser_launch(argv: list[str]) -> bool:
+    """True for the argv a browser uses; the CLI's subcommands never look like this."""
+    if not argv:
+        return False
+    return argv[0].startswith(CHROME_ORIGIN_PREFIX) or (
+        argv[0].endswith(".json") and len(argv) >= 2 and not argv[0].startswith("-")
+    )
+
+
+class FrameReader:
+    """Reads frames from a raw fd, keeping what ``os.read`` returned beyond the current frame so
+    that frames the browser sent in one burst can share a transaction (group commit)."""
+
+    def __init__(self, fd: int, max_size: int) -> None:
+        self._fd = fd
+        self._max = max_size
+        self._buffer = bytearray()
+
+    def _fill(self, size: int) -> None:
+        while len(self._buffer) < size:
+            chunk = os.read(self._fd, max(65536, size - len(self._buffer)))
+            if not chunk:
+                raise framing.EndOfInput
+            self._buffer += chunk
+
+    def read(self) -> bytes:
+        self._fill(framing.HEADER.size)
+        (length,) = framing.HEADER.unpack_from(self._buffer)
+        if length > self._max:
+            raise framing.FrameError(
+                "frame_too_large",
+                f"announced frame of {length} bytes exceeds the {self._max}-byte cap",
+            )
+        self._fill(framing.HEADER.size + length)
+        payload = bytes(self._buffer[framing.HEADER.size : framing.HEADER.size + length])
+        del self._buffer[: framing.HEADER.size + length]
+        return payload
+
+    def has_complete_frame(self) -> bool:
+        if len(self._buffer) < framing.HEADER.size:
+            return False
+        (length,) = framing.HEADER.unpack_from(self._buffer)
+        return length > self._max or len(self._buffer) >= framing.HEADER.size + length
+
+
+class FrameWriter:
+    """Writes whole frames; shared by the request loop and the submission thread's events."""
+
+    def __init__(self, out: BinaryIO, max_size: int) -> None:
+        self._out = out
+        self._max = max_size
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            frame = framing.encode(message, self._max)
+        except ValueError as exc:
+            frame = framing.encode(
+                error(message.get("id"), "reply_too_large", f"{exc}; ask for a smaller page"),
+                self._max,
+            )
+        with self._lock:
+            self._out.write(frame)
+            self._out.flush()
+
+
+def answer_hello(message: dict[str, Any], repairs: list[str]) -> dict[str, Any]:
+    rid = request_id(message)
+    problem = hello.check_version(message)
+    if problem is not None:
+        return error(rid, problem["code"], problem["message"], problem["command"] or None)
+    return ok(rid, hello.hello_result(repairs))
+
+
+def serve(
+    argv: list[str],
+    *,
+    home: Path,
+    settings: Settings | None = None,
+    stdin_fd: int | None = None,
+    out: BinaryIO | None = None,
+) -> int:
+    """Run the native-messaging loop until end of input. Returns the exit status."""
+    if out is None:
+        out = framing.protect_stdout()
+    if stdin_fd is None:
+        stdin_fd = sys.stdin.fileno()
+    settings = settings or load_settings(home)
+    writer = FrameWriter(out, settings.max_outgoing_frame)
+    reader = FrameReader(stdin_fd, settings.max_incoming_frame)
+
+    caller = caller_id(argv)
+    if caller is not None and caller not in settings.allowed_extension_ids:
+        writer.send(
+            error(
+                None,
+                "forbidden_caller",
+                f"extension {caller!r} may not use flattr-host; allowed: "
+                f"{', '.join(settings.allowed_extension_ids)}",
+            )
+        )
+        return 1
+
+    # Firefox sends SIGTERM 3 s after closing stdin; leave as cleanly as for end of input.
+    signal.signal(signal.SIGTERM, _raise_exit)
+
+    service: Any = None
+    try:
+        while True:
+            batch: list[Any] = []
+            try:
+                batch.append(_decode(reader.read()))
+                while len(batch) < settings.max_group_commit and reader.has_complete_frame():
+                    batch.append(_decode(reader.read()))
+            except framing.FrameError as exc:
+                # Only an over-cap length gets here: the stream cannot be resynchronised.
+                if batch:
+                    service = service or _start_service(home, settings, writer.send)
+                    _send_all(writer, service.handle_batch(batch))
+                writer.send(error(None, exc.code, exc.message))
+                return 1
+            if service is None and _is_hello(batch[0]):
+                # Answered before the heavy imports below: the browser is waiting for it.
+                writer.send(answer_hello(batch.pop(0), []))
+                if not batch:
+                    service = _start_service(home, settings, writer.send)
+                    continue
+            if service is None:
+                service = _start_service(home, settings, writer.send)
+            _send_all(writer, service.handle_batch(batch))
+    except framing.EndOfInput:
+        return 0
+    except SystemExit:
+        return 0
+    finally:
+        if service is not None:
+            service.close()
+
+
+def _decode(payload: bytes) -> Any:
+    try:
+        return framing.decode(payload)
+    except framing.FrameError as exc:
+        # A bad payload gets its own error reply, in order, and the host stays up.
+        return exc
+
+
+def _is_hello(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("type") == "hello"
+
+
+def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
+    for reply in replies:
+        writer.send(reply)
+
+
+def _start_service(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
+    try:
+        from .service import Service
+
+        return Service.open(home, settings, emit=emit)
+    except Exception as exc:  # keep answering: a dead host shows the user nothing useful
+        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
+        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
+
+
+class _Unavailable:
+    """Stands in for the service when the database cannot be opened: every request gets the why."""
+
+    def __init__(self, why: str) -> None:
+        self._why = why
+
+    def handle_batch(self, batch: list[Any]) -> list[dict[str, Any]]:
+        return [error(request_id(m), "storage_error", self._why) for m in batch]
+
+    def close(self) -> None:
+        pass
+
+
+def _raise_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,433 @@
+"""Every message between the extension and the host, as pydantic models.
+
+This module is the single source of the protocol: ``PROTOCOL.md`` documents it and
+``protocol.schema.json`` (``flattr-host schema``) is generated from it for the extension's tests.
+
+Requests carry ``id`` and a ``type`` (the discriminator). Replies are ``{id, ok: true, result}`` or
+``{id, ok: false, error: {code, message}}``. The host pushes events ``{type: "event", event, data}``
+that carry no ``id``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from . import PROTOCOL_VERSION
+
+# Figures of the protocol itself.
+MAX_URL_LENGTH = 8192
+MAX_TITLE_LENGTH = 1024
+MAX_TOKEN_LENGTH = 4096
+MAX_SEGMENTS_PER_MESSAGE = 200
+MAX_SEGMENT_SECONDS = 3600.0
+MAX_HISTORY_PAGE = 200
+DEFAULT_HISTORY_PAGE = 50
+
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+Title = Annotated[str, Field(max_length=MAX_TITLE_LENGTH)]
+RequestId = int | Annotated[str, Field(max_length=64)]
+
+# Stable error codes: the extension maps them to words; never rename one.
+ERROR_CODES: dict[str, str] = {
+    "frame_too_large": "the frame's announced length is over the host's cap; the host exits",
+    "invalid_utf8": "the frame is not UTF-8",
+    "invalid_json": "the frame is not JSON",
+    "invalid_request": "the message does not match the schema (details in message)",
+    "unknown_type": "no such request type",
+    "upgrade_required": "extension and host speak different protocol versions (see command)",
+    "forbidden_caller": "the calling extension is not allowed to use this host; the host exits",
+    "untrusted_origin": "a token that did not come from a top-level https://flattr.com page",
+    "signed_out": "the request needs a signed-in account",
+    "not_counted": "the page or site does not count (see reason)",
+    "reply_too_large": "the reply would exceed 1 MiB; ask for a smaller page",
+    "storage_error": "the database could not be written; nothing was acknowledged",
+    "internal_error": "a bug in the host; the message is in the host's log",
+}
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class ExtensionInfo(Message):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    id: str | None = None
+    version: str | None = None
+    browser: str | None = None
+
+
+class HelloRequest(Message):
+    """First message on every connection."""
+
+    id: RequestId
+    type: Literal["hello"]
+    protocol: int = PROTOCOL_VERSION
+    extension: ExtensionInfo | None = None
+
+
+class Subscription(Message):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    active: bool
+
+
+class TokenRequest(Message):
+    """The token from the flattr.com handshake (``flattr-token``)."""
+
+    id: RequestId
+    type: Literal["token"]
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+    subscription: Subscription | None = None
+    page_url: Url
+
+
+class SubscriptionRequest(Message):
+    """``flattr-subscription`` from flattr.com."""
+
+    id: RequestId
+    type: Literal["subscription"]
+    active: bool
+    page_url: Url
+
+
+class SignOutRequest(Message):
+    id: RequestId
+    type: Literal["sign_out"]
+
+
+class PageMeta(Message):
+    """Creator metadata found on the page."""
+
+    payment_url: Url | None = None
+    flattr_id: Annotated[str, Field(max_length=256)] | None = None
+    canonical_url: Url | None = None
+
+
+class Segment(Message):
+    """A stretch of attention on one page."""
+
+    url: Url
+    title: Title | None = None
+    seconds: Annotated[float, Field(ge=0, le=MAX_SEGMENT_SECONDS)]
+    kind: Literal["foreground", "audio"] = "foreground"
+    private: bool = False
+    meta: PageMeta = PageMeta()
+    started_at: float | None = None
+
+
+class AttentionRequest(Message):
+    id: RequestId
+    type: Literal["attention"]
+    segments: Annotated[list[Segment], Field(min_length=1, max_length=MAX_SEGMENTS_PER_MESSAGE)]
+
+
+class FlattrNowRequest(Message):
+    """The popup's "Flattr now" button."""
+
+    id: RequestId
+    type: Literal["flattr_now"]
+    url: Url
+    title: Title | None = None
+    meta: PageMeta = PageMeta()
+    private: bool = False
+
+
+class PageStatusRequest(Message):
+    id: RequestId
+    type: Literal["page_status"]
+    url: Url
+    meta: PageMeta = PageMeta()
+    private: bool = False
+
+
+class SetSiteRequest(Message):
+    id: RequestId
+    type: Literal["set_site"]
+    site: Annotated[str, Field(min_length=1, max_length=253)]
+    setting: Literal["enabled", "disabled", "default"]
+
+
+class SitesRequest(Message):
+    id: RequestId
+    type: Literal["sites"]
+
+
+class SetModeRequest(Message):
+    id: RequestId
+    type: Literal["set_mode"]
+    mode: Literal["all", "enabled", "metadata"]
+
+
+class StatusRequest(Message):
+    id: RequestId
+    type: Literal["status"]
+
+
+class HistoryRequest(Message):
+    id: RequestId
+    type: Literal["history"]
+    before: int | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE
+
+
+class ExportRequest(Message):
+    """The user's data, in pages (``cursor`` from the previous page); never the token."""
+
+    id: RequestId
+    type: Literal["export"]
+    cursor: Annotated[str, Field(max_length=256)] | None = None
+
+
+class TickRequest(Message):
+    """Run due work now (the extension's alarm); ``force`` also retries failed flattrs."""
+
+    id: RequestId
+    type: Literal["tick"]
+    force: bool = False
+
+
+Request = Annotated[
+    HelloRequest
+    | TokenRequest
+    | SubscriptionRequest
+    | SignOutRequest
+    | AttentionRequest
+    | FlattrNowRequest
+    | PageStatusRequest
+    | SetSiteRequest
+    | SitesRequest
+    | SetModeRequest
+    | StatusRequest
+    | HistoryRequest
+    | ExportRequest
+    | TickRequest,
+    Field(discriminator="type"),
+]
+REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(Request)
+REQUEST_TYPES = frozenset(
+    model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+    for model in (
+        HelloRequest,
+        TokenRequest,
+        SubscriptionRequest,
+        SignOutRequest,
+        AttentionRequest,
+        FlattrNowRequest,
+        PageStatusRequest,
+        SetSiteRequest,
+        SitesRequest,
+        SetModeRequest,
+        StatusRequest,
+        HistoryRequest,
+        ExportRequest,
+        TickRequest,
+    )
+)
+
+# --- results --------------------------------------------------------------------------------
+
+
+class HelloResult(Message):
+    protocol: int
+    host_version: str
+    capabilities: list[str]
+    repairs: list[str] = Field(description="host manifests re-pointed at this host at start")
+
+
+class AccountState(Message):
+    signed_in: bool
+    username: str | None = None
+    subscription_active: bool | None = None
+    signed_out_reason: Literal["user", "token_rejected"] | None = None
+
+
+class Decision(Message):
+    counts: bool
+    site: str | None = None
+    url: str | None = None
+    reason: str | None = None
+    detail: str = ""
+
+
+class SegmentResult(Message):
+    url: str | None
+    site: str | None
+    counted: bool
+    reason: str | None = None
+    seconds_today: float = 0
+    flattrs_queued: int = 0
+
+
+class AttentionResult(Message):
+    results: list[SegmentResult]
+
+
+class FlattrNowResult(Message):
+    url: str
+    flattr_id: int
+
+
+class PageStatus(Message):
+    decision: Decision
+    seconds_today: float = 0
+    audio_page: bool = False
+    next_threshold: float | None = None
+    progress: float = Field(0, ge=0, le=1)
+    flattrs_today_url: int = 0
+    flattrs_today_site: int = 0
+
+
+class SiteEntry(Message):
+    site: str
+    setting: Literal["enabled", "disabled", "default"]
+    builtin: str | None = Field(None, description="built-in category when on the never-count list")
+    flattrs_today: int = 0
+    flattrs_total: int = 0
+
+
+class SitesResult(Message):
+    mode: Literal["all", "enabled", "metadata"]
+    sites: list[SiteEntry]
+    builtin: dict[str, list[str]]
+
+
+class QueueState(Message):
+    pending: int = 0
+    in_flight: int = 0
+    failed: int = 0
+    rejected: int = 0
+    delivered: int = 0
+    waiting_other_account: int = 0
+    next_retry_at: float | None = None
+    hold: str | None = Field(None, description="why nothing is being sent right now")
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_delivery_at: float | None = None
+    rate_limit_remaining: int | None = None
+    rate_limit_reset: float | None = None
+
+
+class StatusResult(Message):
+    account: AccountState
+    queue: QueueState
+    mode: Literal["all", "enabled", "metadata"]
+    flattrs_today: int
+
+
+class HistoryItem(Message):
+    id: int
+    url: str
+    page_url: str
+    site: str
+    title: str | None = None
+    reason: str
+    state: str
+    created_at: float
+    delivered_at: float | None = None
+    error: str | None = None
+
+
+class HistoryResult(Message):
+    items: list[HistoryItem]
+    next_before: int | None
+
+
+class ExportResult(Message):
+    part: str = Field(description="which table this page holds")
+    rows: list[dict[str, Any]]
+    cursor: str | None = Field(description="pass back for the next page; null when done")
+
+
+class TickResult(Message):
+    """Due work was started; its outcome arrives as ``queue`` events."""
+
+    scheduled: bool
+    queue: QueueState
+
+
+class Empty(Message):
+    pass
+
+
+# --- replies and events ---------------------------------------------------------------------
+
+
+class ErrorBody(Message):
+    code: str
+    message: str
+    command: str | None = Field(None, description="the exact command that fixes it, if any")
+
+
+class OkReply(Message):
+    id: RequestId | None
+    ok: Literal[True]
+    result: dict[str, Any]
+
+
+class ErrorReply(Message):
+    id: RequestId | None
+    ok: Literal[False]
+    error: ErrorBody
+
+
+class Event(Message):
+    type: Literal["event"]
+    event: Literal["signed_in", "signed_out", "subscription", "queue"]
+    data: dict[str, Any]
+
+
+RESULTS: dict[str, type[BaseModel]] = {
+    "hello": HelloResult,
+    "token": AccountState,
+    "subscription": AccountState,
+    "sign_out": AccountState,
+    "attention": AttentionResult,
+    "flattr_now": FlattrNowResult,
+    "page_status": PageStatus,
+    "set_site": SiteEntry,
+    "sites": SitesResult,
+    "set_mode": SitesResult,
+    "status": StatusResult,
+    "history": HistoryResult,
+    "export": ExportResult,
+    "tick": TickResult,
+}
+
+
+def json_schema() -> dict[str, Any]:
+    """The whole protocol as one JSON Schema document (draft 2020-12)."""
+    defs: dict[str, Any] = {}
+
+    def add(name: str, schema_of: Any) -> dict[str, str]:
+        schema = TypeAdapter(schema_of).json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        defs[name] = schema
+        return {"$ref": f"#/$defs/{name}"}
+
+    request = add("Request", Request)
+    results = {kind: add(model.__name__, model) for kind, model in RESULTS.items()}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://flattr-companion.org/protocol.schema.json",
+        "title": "Flattr Companion native-messaging protocol",
+        "description": __doc__,
+        "protocol_version": PROTOCOL_VERSION,
+        "error_codes": ERROR_CODES,
+        "oneOf": [
+            {"title": "request (extension → host)", **request},
+            {"title": "ok reply (host → extension)", **add("OkReply", OkReply)},
+            {"title": "error reply (host → extension)", **add("ErrorReply", ErrorReply)},
+            {"title": "event (host → extension)", **add("Event", Event)},
+        ],
+        "results": results,
+        "$defs": dict(sorted(defs.items())),
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"

@@ -1,0 +1,66 @@
+"""Runs due submission work in the background while the browser is connected.
+
+One thread, its own SQLite connection, woken when new flattrs arrive (or ``tick``) and otherwise
+sleeping until the submitter says work is next due.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import store
+from .logs import log
+from .settings import Settings
+
+# Re-check at least this often even when nothing seems due (another process may have queued work).
+MAX_SLEEP = 30.0
+# At shutdown, wait this long for a request in flight (Chrome kills the host 2 s after EOF).
+STOP_GRACE = 1.0
+
+
+class SubmitLoop:
+    def __init__(
+        self, db: Path, settings: Settings, *, emit_event: Callable[[str, dict[str, Any]], None]
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._emit = emit_event
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        # Daemon: a request stuck in the network must never keep the host alive after EOF.
+        self._thread = threading.Thread(target=self._run, name="submit", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(STOP_GRACE)
+
+    def _run(self) -> None:
+        from .submitter import Submitter
+
+        conn = store.connect(self._db, self._settings)
+        submitter = Submitter(conn, self._settings, on_event=self._emit)
+        try:
+            while not self._stop.is_set():
+                try:
+                    submitter.run_due()
+                    due = submitter.next_due()
+                except Exception:
+                    log.exception("submission round failed; retrying later")
+                    due = None
+                delay = MAX_SLEEP if due is None else min(MAX_SLEEP, max(0.0, due - time.time()))
+                self._wake.wait(delay)
+                self._wake.clear()
+        finally:
+            submitter.close()
+            conn.close()

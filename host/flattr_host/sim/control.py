@@ -1,0 +1,200 @@
+"""The control interface under /_sim/: how tests drive and inspect the server (JSON both ways)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .accounts import valid_username
+from .faults import parse_step
+from .messages import Request, Response, json_response
+from .state import SimState
+
+CONTROL_PREFIX = "/_sim"
+
+
+class ControlError(Exception):
+    """A bad control request: 400 with {"error": message}."""
+
+
+def handle(req: Request, state: SimState) -> Response:
+    name = req.path[len(CONTROL_PREFIX) :].strip("/")
+    route = _GET.get(name) if req.method == "GET" else _POST.get(name)
+    if route is None:
+        return json_response(404, {"error": f"no control endpoint {req.method} /_sim/{name}"})
+    try:
+        body = _body(req) if req.method == "POST" else {}
+        with state.lock:
+            return json_response(200, route(state, body))
+    except ControlError as exc:
+        return json_response(400, {"error": str(exc)})
+
+
+def _body(req: Request) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    try:
+        data = json.loads(req.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ControlError(f"malformed JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ControlError("the body must be a JSON object")
+    return data
+
+
+def _opt(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """body[key] if present and not null, checked against kind (bools are not numbers here)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) and kind is not bool:
+        raise ControlError(f"{key} must not be a boolean")
+    if not isinstance(value, kind):
+        raise ControlError(f"{key} has the wrong type")
+    return value
+
+
+def _username(body: dict[str, Any], state: SimState, *, must_exist: bool) -> str:
+    name = _opt(body, "username", str) or state.accounts.demo_username
+    if not valid_username(name):
+        raise ControlError(f"invalid username {name!r}")
+    if must_exist and name not in state.accounts.users:
+        raise ControlError(f"no user {name!r}")
+    return str(name)
+
+
+def _health(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True}
+
+
+def _reset(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    state.reset(users=bool(_opt(body, "users", bool)))
+    return {"ok": True}
+
+
+def _users(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    username = _username(body, state, must_exist=False)
+    token = _opt(body, "token", str)
+    if token is not None and not token:
+        raise ControlError("token must not be empty")
+    means = _opt(body, "means", int)
+    user = state.accounts.upsert_user(
+        username,
+        token,
+        subscription_active=_opt(body, "subscription_active", bool),
+        means=means,
+        hide_flattrs=_opt(body, "hide_flattrs", bool),
+    )
+    return {
+        "ok": True,
+        "username": user.username,
+        "subscription_active": user.subscription_active,
+        "means": user.means,
+    }
+
+
+def _revoke(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    token = _opt(body, "token", str)
+    if token:
+        return {"ok": True, "revoked": 1 if state.accounts.revoke(token) else 0}
+    if body.get("username"):
+        username = _username(body, state, must_exist=True)
+        return {"ok": True, "revoked": state.accounts.revoke_user(username)}
+    raise ControlError("give token (one token) or username (all of that user's tokens)")
+
+
+def _subscription(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    username = _username(body, state, must_exist=True)
+    user = state.accounts.users[username]
+    active = _opt(body, "active", bool)
+    if active is not None:
+        user.subscription_active = active
+    legacy = _opt(body, "legacy_402", bool)
+    if legacy is not None:
+        state.legacy_402 = legacy  # server-wide, like the pre-2018 server
+    return {"ok": True, "active": user.subscription_active, "legacy_402": state.legacy_402}
+
+
+def _set_faults(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    raw_script = _opt(body, "script", list) or []
+    try:
+        script = [parse_step(step) for step in raw_script]
+    except ValueError as exc:
+        raise ControlError(f"bad fault step: {exc}") from exc
+    reject = _opt(body, "reject_urls", list) or []
+    if not all(isinstance(url, str) for url in reject):
+        raise ControlError("reject_urls must be a list of strings")
+    state.faults.replace(script, reject, _opt(body, "dedupe", bool))
+    return {"ok": True, **state.faults.to_json()}
+
+
+def _get_faults(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {**state.faults.to_json(), "dedupe_effective": state.dedupe}
+
+
+def _rate_limit(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    limit = _opt(body, "limit", int)
+    remaining = _opt(body, "remaining", int)
+    reset_in = _opt(body, "reset_in", (int, float))
+    if (limit is not None and limit < 0) or (remaining is not None and remaining < 0):
+        raise ControlError("limit and remaining must not be negative")
+    if reset_in is not None and reset_in <= 0:
+        raise ControlError("reset_in must be positive")
+    state.rate_limiter.configure(limit, remaining, reset_in)
+    return {"ok": True, "limit": state.rate_limiter.limit}
+
+
+def _app(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    app = state.accounts.app
+    for key in ("client_id", "client_secret", "redirect_uri"):
+        value = _opt(body, key, str)
+        if value is not None:
+            setattr(app, key, value)
+    echo = _opt(body, "echo_state", bool)
+    if echo is not None:
+        app.echo_state = echo
+    # The secret is the test's own value; echoing it back is harmless and handy.
+    return {
+        "ok": True,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "redirect_uri": app.redirect_uri,
+        "echo_state": app.echo_state,
+    }
+
+
+def _received(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"requests": [entry.to_json() for entry in state.ledger.received]}
+
+
+def _flattrs(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"flattrs": [entry.to_json() for entry in state.ledger.flattrs]}
+
+
+def _things(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "things": [
+            {"id": t.id, "url": t.url, "owner": t.owner, "flattrs": t.flattrs}
+            for t in state.catalog.things.values()
+        ]
+    }
+
+
+Route = Callable[[SimState, dict[str, Any]], dict[str, Any]]
+_GET: dict[str, Route] = {
+    "health": _health,
+    "received": _received,
+    "flattrs": _flattrs,
+    "faults": _get_faults,
+    "things": _things,
+}
+_POST: dict[str, Route] = {
+    "reset": _reset,
+    "users": _users,
+    "revoke": _revoke,
+    "subscription": _subscription,
+    "faults": _set_faults,
+    "rate_limit": _rate_limit,
+    "app": _app,
+}

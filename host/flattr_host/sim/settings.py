@@ -1,0 +1,62 @@
+"""Every figure the local Flattr server uses, named in one place."""
+
+from __future__ import annotations
+
+# Where it listens. Port 0 lets the OS pick a free port; the ready line tells which one it got.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 0
+
+# The pre-made demo user (its token is random unless --token is given).
+DEFAULT_USERNAME = "demo"
+DEMO_TOKEN_BYTES = 24
+
+# Rate limiting (contract §4): per token, fixed hourly window, 1000 hits.
+DEFAULT_RATE_LIMIT = 1000
+RATE_LIMIT_WINDOW_SECONDS = 3600
+
+# Means: how many POST /flattr a user can make before no_means (the bulk endpoint ignores means).
+DEFAULT_MEANS = 10_000
+
+# OAuth: the one registered test app, and how long an authorization code lives.
+DEFAULT_CLIENT_ID = "flattr-sim-client"
+DEFAULT_CLIENT_SECRET = "flattr-sim-secret"
+DEFAULT_REDIRECT_URI = "http://localhost/callback"
+AUTH_CODE_TTL_SECONDS = 600
+AUTH_CODE_BYTES = 24
+ISSUED_TOKEN_BYTES = 24
+KNOWN_SCOPES = frozenset({"flattr", "thing", "email", "extendedread"})
+# Tokens made by the control interface or --token can do everything.
+FULL_SCOPES = KNOWN_SCOPES
+
+# Things: ids start high enough to look like real ones.
+FIRST_THING_ID = 100_001
+DEFAULT_CATEGORY = "rest"
+DEFAULT_LANGUAGE = "en_GB"
+AUTO_SUBMIT_PREFIXES = (
+    "https://flattr.com/submit/auto",
+    "http://flattr.com/submit/auto",
+)
+# Hosts whose URLs POST /flattr accepts without a registered thing (contract §6).
+DISCOVERABLE_HOSTS = frozenset(
+    {"github.com", "gist.github.com", "soundcloud.com", "twitter.com", "instagram.com"}
+)
+
+# Request handling.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+TLS_HANDSHAKE_TIMEOUT_SECONDS = 10.0
+# Idle keep-alive connections are closed after this, so threads do not pile up.
+IDLE_CONNECTION_TIMEOUT_SECONDS = 60.0
+SERVE_POLL_SECONDS = 0.2
+# Longest delay a fault step may ask for; protects against typos like 3000 instead of 3.
+MAX_FAULT_DELAY_SECONDS = 600.0
+
+# TLS: the names the leaf certificate is valid for.
+TLS_NAMES = ("flattr.com", "api.flattr.com", "localhost", "127.0.0.1")
+CA_FILENAME = "ca.pem"
+LEAF_FILENAME = "leaf.pem"
+
+ERROR_URI = "https://developers.flattr.net/api"
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+# The token endpoint's documented header has a space before charset.
+OAUTH_JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"

@@ -1,0 +1,144 @@
+"""The demo: the local Flattr server and the companion host, driven exactly as a browser drives it.
+
+Starts ``flattr-host sim`` (HTTPS, its own CA) and ``flattr-host`` with a Chromium argv, then speaks
+native-messaging frames: hello, the token from the flattr.com handshake, attention that crosses
+thresholds, a retry after injected 503s, and delivery. Prints each step and its result; exits 0
+only when the server received every flattr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
+
+from flattr_host.sim.client import SimProcess  # noqa: E402
+
+# The demo shortens the retry back-off (a named setting) so that it finishes in seconds.
+DEMO_SETTINGS = {"backoff_base": 1.0, "backoff_factor": 2.0, "submit_delay": 0.2}
+PAGES = [
+    ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 30),
+    ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 30),
+    ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 40),
+    ("https://news.example.net/today", "Today's news", 80),
+]
+
+
+def step(text: str) -> None:
+    print(f"\n\033[1m▶ {text}\033[0m" if sys.stdout.isatty() else f"\n> {text}", flush=True)
+
+
+def show(label: str, value: object) -> None:
+    print(f"    {label}: {value}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home folder")
+    parser.add_argument(
+        "--plain-http", action="store_true", help="serve the local Flattr server without TLS"
+    )
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="flattr-demo-"))
+    (home / "settings.json").write_text(json.dumps(DEMO_SETTINGS))
+    token = secrets.token_hex(16)
+    sim_args = ["--dedupe", "--token", token, "--username", "demo"]
+    if not args.plain_http:
+        sim_args.insert(0, "--tls")
+
+    step("Start the local Flattr server (flattr.com + api.flattr.com)")
+    with SimProcess(sim_args) as sim:
+        show("listening on", sim.base)
+        show("TLS CA", sim.ca or "none (plain http on loopback)")
+        env = host_env(home, FLATTR_API_BASE=sim.base, **({"FLATTR_CA_BUNDLE": sim.ca} if sim.ca else {}))
+
+        step("The browser starts flattr-host (Chromium's argv) and says hello")
+        started = time.perf_counter()
+        with HostProcess(home, chrome_argv(), env) as host:
+            reply = host.request("hello", protocol=1, extension={"version": "demo"})
+            show("reply", f"{reply['result']} in {1000 * (time.perf_counter() - started):.0f} ms")
+
+            step("flattr.com hands over the token (flattr-token), the extension passes it on")
+            reply = host.request(
+                "token",
+                token=token,
+                subscription={"active": True},
+                page_url="https://flattr.com/oauth/ext",
+            )
+            show("account", reply["result"])
+
+            step("Attention on pages: each segment is acknowledged only once on disk")
+            expected = 0
+            for url, title, seconds in PAGES:
+                reply = host.request(
+                    "attention", segments=[{"url": url, "title": title, "seconds": seconds}]
+                )
+                r = reply["result"]["results"][0]
+                expected += r["flattrs_queued"]
+                show(
+                    f"{seconds:>3} s on {url}",
+                    f"{r['seconds_today']:.0f} s today, flattrs queued now: {r['flattrs_queued']}",
+                )
+            status = host.request("page_status", url=PAGES[0][0])["result"]
+            show(
+                "page status",
+                f"{status['flattrs_today_url']} flattr(s) today, next at "
+                f"{status['next_threshold']} s ({status['progress']:.0%} of the way)",
+            )
+            private = host.request(
+                "attention",
+                segments=[{"url": "https://secret.example.com/", "seconds": 99, "private": True}],
+            )["result"]["results"][0]
+            show("a private-window segment", f"counted={private['counted']} ({private['reason']})")
+
+            step("The API fails twice with 503; the host retries with back-off")
+            sim.control.set_faults(script=[{"status": 503}, {"status": 503, "retry_after": 1}])
+            host.request("tick")
+            deadline = time.monotonic() + 60
+            seen = 0
+            while time.monotonic() < deadline:
+                received = sim.control.received()
+                for req in received[seen:]:
+                    show(
+                        "server got",
+                        f"HTTP {req['status']} for {len(req['urls'])} flattr(s), "
+                        f"Idempotency-Key {str(req['idempotency_key'])[:8]}…",
+                    )
+                seen = len(received)
+                q = host.request("status")["result"]["queue"]
+                if q["delivered"] >= expected and q["pending"] == 0 and q["in_flight"] == 0:
+                    break
+                time.sleep(0.3)
+
+            step("Result")
+            status = host.request("status")["result"]
+            q = status["queue"]
+            show("queue", f"{q['delivered']} delivered, {q['pending']} pending, {q['failed']} failed")
+            delivered = sorted(f["url"] for f in sim.control.flattrs())
+            for url in delivered:
+                show("flattr recorded by the server", url)
+            code = host.close()
+            show("host exit status after end of input", code)
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print(f"\nhome kept at {home}")
+    ok = len(delivered) == expected and q["failed"] == 0
+    print("\nDEMO OK: every flattr arrived exactly once" if ok else "\nDEMO FAILED", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

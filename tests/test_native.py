@@ -1,0 +1,170 @@
+"""The host spawned exactly as Chrome and Firefox spawn it, spoken to in real frames."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hostproc import HEADER, HostProcess, chrome_argv, firefox_argv, host_env
+
+# Chrome kills a host 2 s after closing its stdin.
+BROWSER_KILL_AFTER = 2.0
+
+
+@pytest.mark.parametrize("launcher", ["chrome", "chrome-windows", "firefox", "snap-none"])
+def test_hello_from_every_browser_argv(tmp_path: Path, launcher: str) -> None:
+    argv = {
+        "chrome": chrome_argv(),
+        "chrome-windows": [*chrome_argv(), "--parent-window=0"],
+        "firefox": firefox_argv(tmp_path),
+        "snap-none": [],
+    }[launcher]
+    with HostProcess(tmp_path, argv) as host:
+        reply = host.request("hello", protocol=1)
+        assert reply["ok"] is True and reply["id"] == 1
+        assert reply["result"]["protocol"] == 1
+        assert "attention" in reply["result"]["capabilities"]
+        assert host.close() == 0
+
+
+def test_the_exact_hello_of_the_issue(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        host.send({"id": 1, "type": "hello"})
+        reply = host.read_frame()
+        assert reply["id"] == 1 and reply["ok"] is True
+        assert {"protocol", "host_version", "capabilities"} <= set(reply["result"])
+
+
+def test_a_caller_that_is_not_allowed_gets_an_error_frame_and_nothing_else(tmp_path: Path) -> None:
+    with HostProcess(tmp_path, ["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]) as host:
+        host.send({"id": 1, "type": "hello"})
+        reply = host.read_frame()
+        assert reply["ok"] is False and reply["error"]["code"] == "forbidden_caller"
+        assert host.close() == 1
+        assert not (tmp_path / "companion.sqlite3").exists(), "it must not even open the database"
+
+
+def test_version_mismatch_answers_upgrade_required(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        reply = host.request("hello", protocol=99)
+        assert reply["error"]["code"] == "upgrade_required"
+        assert "pip install --upgrade" in reply["error"]["command"]
+        assert host.request("hello", protocol=1)["ok"] is True  # still up
+
+
+def test_bad_frames_get_errors_and_the_host_stays_up(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        bad_utf8, bad_json = b"\xff\xfe\xfd", b'{"id": 5, "type":'
+        host.send_raw(HEADER.pack(len(bad_utf8)) + bad_utf8)
+        assert host.read_frame()["error"]["code"] == "invalid_utf8"
+        host.send_raw(HEADER.pack(len(bad_json)) + bad_json)
+        assert host.read_frame()["error"]["code"] == "invalid_json"
+        host.send({"id": 7, "type": "no_such_thing"})
+        reply = host.read_frame()
+        assert (reply["id"], reply["error"]["code"]) == (7, "unknown_type")
+        host.send({"id": 8, "type": "history", "limit": "lots"})
+        reply = host.read_frame()
+        assert (reply["id"], reply["error"]["code"]) == (8, "invalid_request")
+        assert "limit" in reply["error"]["message"]
+        host.send([1, 2, 3])
+        assert host.read_frame()["error"]["code"] == "invalid_request"
+        assert host.request("status")["ok"] is True
+        assert host.close() == 0
+
+
+def test_an_announced_frame_over_the_cap_is_refused_then_the_host_exits(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        host.send_raw(struct.pack("=I", 64 * 1024 * 1024))  # never followed by 64 MiB
+        reply = host.read_frame()
+        assert reply["error"]["code"] == "frame_too_large"
+        assert host.proc.wait(5) == 1
+
+
+@pytest.mark.parametrize("cut", ["header", "payload"])
+def test_end_of_input_mid_frame_is_a_clean_quick_shutdown(tmp_path: Path, cut: str) -> None:
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        assert host.request("status")["ok"]  # the service (database, thread) is up
+        host.send_raw(b"\x10\x00" if cut == "header" else HEADER.pack(100) + b'{"id":')
+        started = time.monotonic()
+        assert host.close(timeout=BROWSER_KILL_AFTER) == 0
+        assert time.monotonic() - started < BROWSER_KILL_AFTER
+
+
+def test_nothing_but_frames_reaches_stdout_even_when_code_prints(tmp_path: Path) -> None:
+    # A host whose request handling prints and writes to fd 1 directly: both must land on stderr.
+    noisy = (
+        "import os, sys\n"
+        "from flattr_host import service\n"
+        "orig = service.Service.handle_batch\n"
+        "def noisy(self, batch):\n"
+        "    print('stray print'); os.write(1, b'stray bytes')\n"
+        "    return orig(self, batch)\n"
+        "service.Service.handle_batch = noisy\n"
+        "from flattr_host.__main__ import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", noisy, *chrome_argv()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=host_env(tmp_path),
+    )
+    frames = b""
+    for rid, kind in enumerate(["hello", "status", "status"], 1):
+        payload = json.dumps({"id": rid, "type": kind}).encode()
+        frames += HEADER.pack(len(payload)) + payload
+    out, err = proc.communicate(frames, timeout=20)
+    replies = []
+    while out:
+        (length,) = HEADER.unpack(out[:4])
+        replies.append(json.loads(out[4 : 4 + length]))
+        out = out[4 + length :]
+    assert [r["id"] for r in replies if "id" in r] == [1, 2, 3]
+    assert all(r["ok"] for r in replies if "id" in r)
+    assert b"stray print" in err and b"stray bytes" in err
+
+
+def test_a_burst_of_frames_is_answered_in_order(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        burst = b""
+        for rid in range(1, 101):
+            payload = json.dumps(
+                {
+                    "id": rid,
+                    "type": "attention",
+                    "segments": [{"url": f"https://news.example.com/{rid}", "seconds": 1}],
+                }
+            ).encode()
+            burst += HEADER.pack(len(payload)) + payload
+        host.send_raw(burst)
+        ids = [host.reply_to(rid)["id"] for rid in range(1, 101)]
+        assert ids == list(range(1, 101))
+
+
+def test_replies_are_paged_under_one_mebibyte(tmp_path: Path) -> None:
+    with HostProcess(tmp_path) as host:
+        host.request(
+            "token", token="t0k3n-paging", page_url="https://flattr.com/oauth/ext"
+        )
+        long_path = "x" * 8000
+        for n in range(150):
+            reply = host.request(
+                "flattr_now", url=f"https://long.example.com/{n}/{long_path}", title="t" * 1000
+            )
+            assert reply["ok"], reply
+        page = host.request("history", limit=200)["result"]
+        assert 0 < len(page["items"]) < 150 and page["next_before"] is not None
+        seen = len(page["items"])
+        while page["next_before"] is not None:
+            page = host.request("history", limit=200, before=page["next_before"])["result"]
+            seen += len(page["items"])
+        assert seen == 150
