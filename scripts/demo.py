@@ -19,9 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
-
 from flattr_host.sim.client import SimProcess  # noqa: E402
+from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
 
 # The demo shortens the retry back-off (a named setting) so that it finishes in seconds.
 DEMO_SETTINGS = {"backoff_base": 1.0, "backoff_factor": 2.0, "submit_delay": 0.2}
@@ -60,7 +59,9 @@ def main() -> int:
     with SimProcess(sim_args) as sim:
         show("listening on", sim.base)
         show("TLS CA", sim.ca or "none (plain http on loopback)")
-        env = host_env(home, FLATTR_API_BASE=sim.base, **({"FLATTR_CA_BUNDLE": sim.ca} if sim.ca else {}))
+        env = host_env(
+            home, FLATTR_API_BASE=sim.base, **({"FLATTR_CA_BUNDLE": sim.ca} if sim.ca else {})
+        )
 
         step("The browser starts flattr-host (Chromium's argv) and says hello")
         started = time.perf_counter()
@@ -123,7 +124,9 @@ def main() -> int:
             step("Result")
             status = host.request("status")["result"]
             q = status["queue"]
-            show("queue", f"{q['delivered']} delivered, {q['pending']} pending, {q['failed']} failed")
+            show(
+                "queue", f"{q['delivered']} delivered, {q['pending']} pending, {q['failed']} failed"
+            )
             delivered = sorted(f["url"] for f in sim.control.flattrs())
             for url in delivered:
                 show("flattr recorded by the server", url)

@@ -33,7 +33,7 @@ def host_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 class HostProcess:
-    """One ``python -m flattr_host`` process. Every byte it writes to stdout must parse as a frame."""
+    """One ``python -m flattr_host`` process; every byte it writes to stdout must be a frame."""
 
     def __init__(
         self, home: Path, argv: list[str] | None = None, env: dict[str, str] | None = None
@@ -48,6 +48,7 @@ class HostProcess:
             cwd=str(Path(sys.executable).parent),  # browsers start hosts in their own folder
         )
         self.events: list[dict[str, Any]] = []
+        self.transcript = bytearray()  # every byte the host wrote to stdout
         self._buffer = b""
         self._next_id = 0
 
@@ -74,6 +75,7 @@ class HostProcess:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     raise EOFError("host closed stdout")
+                self.transcript += chunk
                 self._buffer += chunk
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
@@ -120,6 +122,7 @@ class HostProcess:
             self.proc.stdin.close()
         code = self.proc.wait(timeout)
         rest = self.proc.stdout.read() if self.proc.stdout else b""
+        self.transcript += rest
         self._buffer += rest
         while self._buffer:  # whatever is left must still be whole frames
             (length,) = HEADER.unpack(self._buffer[: HEADER.size])

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from hostproc import HEADER, HostProcess, chrome_argv, firefox_argv, host_env
 
 # Chrome kills a host 2 s after closing its stdin.
@@ -152,9 +153,7 @@ def test_a_burst_of_frames_is_answered_in_order(tmp_path: Path) -> None:
 
 def test_replies_are_paged_under_one_mebibyte(tmp_path: Path) -> None:
     with HostProcess(tmp_path) as host:
-        host.request(
-            "token", token="t0k3n-paging", page_url="https://flattr.com/oauth/ext"
-        )
+        host.request("token", token="t0k3n-paging", page_url="https://flattr.com/oauth/ext")
         long_path = "x" * 8000
         for n in range(150):
             reply = host.request(

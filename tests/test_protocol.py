@@ -1,4 +1,4 @@
-"""The protocol's single source: models → JSON Schema → the committed file the extension tests use."""
+"""The protocol's single source: models → JSON Schema → the file the extension tests use."""
 
 from __future__ import annotations
 

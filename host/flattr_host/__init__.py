@@ -6,5 +6,5 @@ imported before it is sent (see ``native.py``).
 
 __version__ = "0.1.0"
 
-# Bumped when a message changes incompatibly; the extension sends the version it speaks in ``hello``.
+# Bumped when a message changes incompatibly; the extension sends the one it speaks in ``hello``.
 PROTOCOL_VERSION = 1

@@ -2,8 +2,8 @@
 
 A flattr is bound to the account that was signed in when it was earned and is only ever sent with
 that account's token. When the API rejects a token (401) the account stays current but loses its
-token: new flattrs keep queueing for it and wait until the same account signs in again. When the user
-signs out on purpose there is no current account and no flattrs are made.
+token: new flattrs keep queueing for it and wait until the same account signs in again. When the
+user signs out on purpose there is no current account and no flattrs are made.
 """
 
 from __future__ import annotations

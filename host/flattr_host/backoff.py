@@ -1,8 +1,8 @@
-"""Back-off and rate-limit arithmetic: pure functions of their inputs (no I/O, no clock of their own).
+"""Back-off and rate-limit arithmetic: pure functions of their inputs (no I/O, no clock of its own).
 
-Server-given times (``Retry-After`` dates, ``X-RateLimit-Reset``) are in the server's clock. They are
-turned into local times through the response's ``Date`` header when there is one, so that a skewed
-local clock (or a test's injected clock) neither sends too early nor waits for hours.
+Server-given times (``Retry-After`` dates, ``X-RateLimit-Reset``) are in the server's clock. They
+are turned into local times through the response's ``Date`` header when there is one, so that a
+skewed local clock (or a test's injected clock) neither sends too early nor waits for hours.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def backoff_delay(
     rand: Callable[[], float] = random.random,
 ) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt (1 = the first failure):
-    ``base * factor**(attempts-1)`` capped at ``cap``, then spread by ±``jitter`` (a fraction) so that
-    many clients failing together do not come back together."""
+    ``base * factor**(attempts-1)`` capped at ``cap``, then spread by ±``jitter`` (a fraction) so
+    that many clients failing together do not come back together."""
     try:
         delay = min(cap, base * factor ** max(attempts - 1, 0))
     except OverflowError:  # a float power that large only means "the cap"
@@ -104,11 +104,14 @@ def parse_rate_limit(headers: Mapping[str, str], *, offset: float = 0.0) -> Rate
     reset = _float(headers.get("x-ratelimit-reset"))
     if limit is None and remaining is None and reset is None:
         return None
-    return RateLimit(limit=limit, remaining=remaining, reset=None if reset is None else reset + offset)
+    return RateLimit(
+        limit=limit, remaining=remaining, reset=None if reset is None else reset + offset
+    )
 
 
 def rate_limit_hold(rate: RateLimit | None, *, reserve: int, now: float) -> float | None:
-    """Until when to stay quiet so that ``reserve`` requests of the window stay unused (None: go)."""
+    """Until when to stay quiet so that ``reserve`` requests of the window stay unused
+    (None: go now)."""
     if rate is None or rate.remaining is None or rate.reset is None:
         return None
     if rate.remaining <= reserve and rate.reset > now:

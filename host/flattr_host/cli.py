@@ -135,7 +135,9 @@ def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         print("nothing queued")
         return 0
     for r in rows:
-        line = f"{r['id']:>6}  {r['state']:<9}  {r['reason']:<9}  {_when(r['created_at'])}  {r['url']}"
+        line = (
+            f"{r['id']:>6}  {r['state']:<9}  {r['reason']:<9}  {_when(r['created_at'])}  {r['url']}"
+        )
         print(line + (f"\n        {r['error']}" if r["error"] else ""))
     return 0
 
@@ -261,7 +263,9 @@ def _schema(args: Any) -> int:
     if args.check:
         current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
         if current != text:
-            return _fail(f"{args.check} is stale; regenerate it with: {PROG} schema -o {args.check}")
+            return _fail(
+                f"{args.check} is stale; regenerate it with: {PROG} schema -o {args.check}"
+            )
         return 0
     if args.output:
         args.output.write_text(text, encoding="utf-8")

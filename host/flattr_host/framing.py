@@ -1,4 +1,4 @@
-"""Native-messaging framing: a 32-bit length in native byte order, then that many bytes of UTF-8 JSON.
+"""Native-messaging framing: a 32-bit length in native byte order, then that many bytes of JSON.
 
 Stdlib only: this runs before ``hello`` is answered.
 """
@@ -15,7 +15,7 @@ HEADER = struct.Struct("=I")
 
 
 class FrameError(Exception):
-    """The peer sent something that is not a valid frame. ``code`` is a stable protocol error code."""
+    """The peer sent something that is not a valid frame; ``code`` is a stable error code."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -115,7 +115,8 @@ def acquire(conn: sqlite3.Connection, name: str, holder: str, now: float, ttl: f
             if row is not None and row["holder"] != holder:
                 log.info("taking over lease %s from %s", name, row["holder"])
             conn.execute(
-                "INSERT INTO lease (name, holder, pid, hostname, expires_at) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO lease (name, holder, pid, hostname, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, "
                 "hostname = excluded.hostname, expires_at = excluded.expires_at",
                 (name, holder, os.getpid(), hostname, now + ttl),

@@ -1,7 +1,7 @@
 """Logging: a rotating file under the user log dir, warnings also to stderr, never the token.
 
-Every handler carries ``Redactor``, which replaces each secret registered with ``redact_secret`` (and
-anything that looks like a Bearer credential) before a record is written anywhere.
+Every handler carries ``Redactor``, which replaces each secret registered with ``redact_secret``
+(and anything that looks like a Bearer credential) before a record is written anywhere.
 """
 
 from __future__ import annotations

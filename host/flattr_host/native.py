@@ -77,7 +77,7 @@ class FrameReader:
     def has_complete_frame(self) -> bool:
         if len(self._buffer) < framing.HEADER.size:
             return False
-        (length,) = framing.HEADER.unpack_from(self._buffer)
+        length: int = framing.HEADER.unpack_from(self._buffer)[0]
         return length > self._max or len(self._buffer) >= framing.HEADER.size + length
 
 

@@ -130,7 +130,7 @@ _HAS_SENDABLE = (
 
 
 def due_batch(conn: sqlite3.Connection, account_id: int, now: float) -> Batch | None:
-    """The account's batch to send next: the longest-waiting one that is due and has items to send."""
+    """The account's batch to send next: the longest-waiting due one with items to send."""
     return _batch(
         conn.execute(
             f"SELECT b.* FROM batches b WHERE b.account_id = ? AND b.next_attempt_at <= ? "
@@ -170,8 +170,8 @@ def settle(
     """Move the batch's in-flight items to ``state`` (delivered, pending or failed)."""
     if state == "delivered":
         cursor = conn.execute(
-            "UPDATE flattrs SET state = 'delivered', delivered_at = ?, updated_at = ?, error = NULL "
-            "WHERE batch_id = ? AND state = 'in_flight'",
+            "UPDATE flattrs SET state = 'delivered', delivered_at = ?, updated_at = ?, "
+            "error = NULL WHERE batch_id = ? AND state = 'in_flight'",
             (now, now, batch_id),
         )
     else:

@@ -31,6 +31,7 @@ class SubmitLoop:
         self._emit = emit_event
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._forced = False
         # Daemon: a request stuck in the network must never keep the host alive after EOF.
         self._thread = threading.Thread(target=self._run, name="submit", daemon=True)
 
@@ -38,6 +39,11 @@ class SubmitLoop:
         self._thread.start()
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def force(self) -> None:
+        """Next round retries everything now, failed flattrs and back-off included."""
+        self._forced = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -52,8 +58,9 @@ class SubmitLoop:
         submitter = Submitter(conn, self._settings, on_event=self._emit)
         try:
             while not self._stop.is_set():
+                forced, self._forced = self._forced, False
                 try:
-                    submitter.run_due()
+                    submitter.run_due(force=forced)
                     due = submitter.next_due()
                 except Exception:
                     log.exception("submission round failed; retrying later")

@@ -45,7 +45,9 @@ class Service:
         conn = store.connect(db, settings)
         account = accounts.current(conn)
         redact_secret(account.token if account else None)
-        loop = SubmitLoop(db, settings, emit_event=lambda e, d: emit(event(e, d))) if submit else None
+        loop = (
+            SubmitLoop(db, settings, emit_event=lambda e, d: emit(event(e, d))) if submit else None
+        )
         if loop is not None:
             loop.start()
         log.info("host started (pid %s, database %s)", __import__("os").getpid(), db)
@@ -71,8 +73,7 @@ class Service:
         except sqlite3.Error as exc:
             log.error("transaction failed, nothing acknowledged: %s", exc)
             return [
-                error(request_id(m), "storage_error", f"nothing was saved: {exc}")
-                for m in messages
+                error(request_id(m), "storage_error", f"nothing was saved: {exc}") for m in messages
             ]
         if wake and self.loop is not None:
             self.loop.wake()
@@ -86,7 +87,9 @@ class Service:
             return error(rid, "invalid_request", "a request is a JSON object with a type"), False
         if message["type"] not in p.REQUEST_TYPES:
             known = ", ".join(sorted(p.REQUEST_TYPES))
-            return error(rid, "unknown_type", f"unknown type {message['type']!r}; known: {known}"), False
+            return error(
+                rid, "unknown_type", f"unknown type {message['type']!r}; known: {known}"
+            ), False
         try:
             request = p.REQUEST_ADAPTER.validate_python(message)
         except ValidationError as exc:
@@ -120,19 +123,22 @@ class Service:
     def _on_token(self, r: p.TokenRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
             raise RequestFailed(
-                "untrusted_origin", "tokens are accepted only from a top-level https://flattr.com page"
+                "untrusted_origin",
+                "tokens are accepted only from a top-level https://flattr.com page",
             )
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
         log.info("signed in (account %s) from the flattr.com handshake", account.id)
-        state = account_state(account)
+        state = status.account_state(account)
         self.emit(event("signed_in", state.model_dump(mode="json")))
         return state, True
 
     def _on_subscription(self, r: p.SubscriptionRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
-            raise RequestFailed("untrusted_origin", "subscription changes come only from flattr.com")
+            raise RequestFailed(
+                "untrusted_origin", "subscription changes come only from flattr.com"
+            )
         account = accounts.current(self.conn)
         if account is None:
             raise RequestFailed("signed_out", "no account is signed in")
@@ -140,15 +146,15 @@ class Service:
         if r.active:
             from .submitter import subscription_reactivated
 
-            subscription_reactivated(self.conn)
-        state = account_state(accounts.current(self.conn))
+            subscription_reactivated(self.conn, self.clock(), account.id)
+        state = status.account_state(accounts.current(self.conn))
         self.emit(event("subscription", {"active": r.active}))
         return state, r.active
 
     def _on_sign_out(self, r: p.SignOutRequest) -> tuple[BaseModel, bool]:
         accounts.sign_out(self.conn, self.clock())
         log.info("signed out by the user")
-        state = account_state(None, reason="user")
+        state = status.account_state(None, reason="user")
         self.emit(event("signed_out", state.model_dump(mode="json")))
         return state, False
 
@@ -175,8 +181,6 @@ class Service:
         return p.AttentionResult(results=out), any(x.flattrs_queued for x in results)
 
     def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
-        if r.private:
-            raise RequestFailed("not_counted", "nothing is flattred from a private window")
         account = accounts.current(self.conn)
         outcome = ledger.manual_flattr(
             self.conn,
@@ -186,10 +190,13 @@ class Service:
             account_id=account.id if account else None,
             now=self.clock(),
             settings=self.settings,
+            private=r.private,
         )
         if outcome.flattr_id is None:
             code = "signed_out" if outcome.reason == "signed_out" else "not_counted"
-            raise RequestFailed(code, outcome.detail or f"cannot flattr this page: {outcome.reason}")
+            raise RequestFailed(
+                code, outcome.detail or f"cannot flattr this page: {outcome.reason}"
+            )
         return p.FlattrNowResult(url=outcome.url, flattr_id=outcome.flattr_id), True
 
     def _on_page_status(self, r: p.PageStatusRequest) -> tuple[BaseModel, bool]:
@@ -199,7 +206,9 @@ class Service:
                     counts=False, reason="private", detail="private windows never count"
                 )
             ), False
-        s = ledger.page_status(self.conn, r.url, _meta(r.meta), now=self.clock(), settings=self.settings)
+        s = ledger.page_status(
+            self.conn, r.url, _meta(r.meta), now=self.clock(), settings=self.settings
+        )
         d = s.decision
         return p.PageStatus(
             decision=p.Decision(
@@ -217,9 +226,13 @@ class Service:
         site = urls.site_of(r.site)
         if site is None:
             raise RequestFailed("invalid_request", f"{r.site!r} is not a public site name")
-        sites.set_site(self.conn, site, None if r.setting == "default" else r.setting, self.clock())
-        entry = next(e for e in status.site_entries(self.conn, self.clock(), self.settings) if e.site == site)
-        return entry, False
+        try:
+            site = sites.set_site(
+                self.conn, site, None if r.setting == "default" else r.setting, self.clock()
+            )
+        except ValueError as exc:
+            raise RequestFailed("invalid_request", str(exc)) from None
+        return status.site_entry(self.conn, site, self.clock(), self.settings), False
 
     def _on_sites(self, r: p.SitesRequest) -> tuple[BaseModel, bool]:
         return status.sites_result(self.conn, self.clock(), self.settings), False
@@ -242,26 +255,13 @@ class Service:
         return p.ExportResult(part=page.part, rows=page.rows, cursor=page.cursor), False
 
     def _on_tick(self, r: p.TickRequest) -> tuple[BaseModel, bool]:
-        if r.force:
-            from .submitter import make_failed_due
-
-            make_failed_due(self.conn, self.clock())
+        if r.force and self.loop is not None:
+            self.loop.force()
         queue = status.queue_state(self.conn, self.clock(), self.settings)
         return p.TickResult(queue=queue, scheduled=self.loop is not None), True
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def account_state(account: accounts.Account | None, reason: str | None = None) -> p.AccountState:
-    if account is None:
-        return p.AccountState(signed_in=False, signed_out_reason=reason)  # type: ignore[arg-type]
-    return p.AccountState(
-        signed_in=account.signed_in,
-        username=account.username,
-        subscription_active=account.subscription_active,
-        signed_out_reason=account.signed_out_reason,  # type: ignore[arg-type]
-    )
 
 
 def _describe(exc: ValidationError) -> str:
@@ -281,7 +281,9 @@ def _is_flattr_page(url: str) -> bool:
 
 
 def _meta(m: p.PageMeta) -> urls.PageMeta:
-    return urls.PageMeta(payment_url=m.payment_url, flattr_id=m.flattr_id, canonical_url=m.canonical_url)
+    return urls.PageMeta(
+        payment_url=m.payment_url, flattr_id=m.flattr_id, canonical_url=m.canonical_url
+    )
 
 
 def _segment(s: p.Segment) -> ledger.Segment:

@@ -1,8 +1,8 @@
 """Every figure the host works with, as named settings.
 
-Defaults follow the reference material (attention.md, handshake.md, native-messaging.md). They can be
-overridden for tests, portable installs and power users through ``<home>/settings.json`` (same field
-names) and a few environment variables. Kept free of heavy imports: it is read before ``hello``.
+Defaults follow the reference material (attention.md, handshake.md, native-messaging.md). Tests,
+portable installs and power users override them in ``<home>/settings.json`` (same field names) and
+through a few environment variables. Kept free of heavy imports: it is read before ``hello``.
 """
 
 from __future__ import annotations

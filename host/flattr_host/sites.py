@@ -56,7 +56,8 @@ BUILTIN_RULES: tuple[BlockRule, ...] = (
         "banking",
         "paypal.com",
         "paypal.me",
-        "stripe.com",
+        "dashboard.stripe.com",
+        "checkout.stripe.com",
         "wise.com",
         "revolut.com",
         "n26.com",
@@ -117,8 +118,6 @@ BUILTIN_RULES: tuple[BlockRule, ...] = (
         "fastmail.com",
         "tutanota.com",
         "app.tuta.com",
-        "gmx.net",
-        "web.de",
     ),
     *_rules(
         "sign_in",
@@ -226,7 +225,7 @@ def _host_matches(rule_host: str, host: str) -> bool:
     if rule_host == "*":
         return True
     if rule_host.endswith(".*"):
-        return urls._is_brand_site(host, rule_host[:-2])
+        return urls.is_brand_site(host, rule_host[:-2])
     return host == rule_host or host.endswith("." + rule_host)
 
 
@@ -254,9 +253,12 @@ def builtin_category(url: str) -> str | None:
 
 
 def builtin_site_category(site: str) -> str | None:
-    """Category when the built-in list blocks every page of ``site`` (for the options page)."""
+    """Category of the first built-in rule for ``site`` or a host below it, whole site or some
+    pages (the options page says that enabling the site overrides it)."""
     for rule in BUILTIN_RULES:
-        if not rule.paths and rule.host != "*" and _host_matches(rule.host, site):
+        if rule.host == "*":
+            continue
+        if _host_matches(rule.host, site) or rule.host.endswith("." + site):
             return rule.category
     return None
 

@@ -18,9 +18,9 @@ HTTP_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS: Mapping[str, int] = {"http": 80, "https": 443}
 
 # Query keys that name the page itself, per registrable domain and exact path ("*" = any path).
-# Every other key is dropped: tracking keys (utm_*, fbclid, …) would otherwise split one page into
-# many URLs, and only URLs that crossed a threshold may leave the machine. When a site has a rule for
-# the path, only its keys are kept (YouTube /watch keeps only v=, as the original did).
+# Every other key is dropped: tracking keys (utm_*, fbclid, …) would otherwise split one page
+# into many URLs, and only URLs that crossed a threshold may leave the machine. When a site has a
+# rule for the path, only its keys are kept (YouTube /watch keeps only v=, as the original did).
 MEANINGFUL_QUERY_KEYS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "youtube.com": {"/watch": ("v",), "/playlist": ("list",)},
     "ycombinator.com": {"/item": ("id",), "/user": ("id",)},
@@ -218,17 +218,9 @@ def site_of(url_or_host: str) -> str | None:
     """Registrable domain (eTLD+1, ASCII) of a URL or host name; None without a public suffix
     (IP addresses, localhost, intranet names, bare suffixes such as co.uk)."""
     text = url_or_host.strip()
-    if "://" in text:
-        split = _split(text)
-        if split is None:
-            return None
-        host = split[1]
-    else:
-        host_or_none = _host(text)
-        if host_or_none is None:
-            return None
-        host = host_or_none
-    return _site_of_host(host)
+    # A bare name may come with a port or a path ("example.com:8080/x" typed in the options).
+    split = _split(text if "://" in text else "http://" + text)
+    return None if split is None else _site_of_host(split[1])
 
 
 def unwrap_amp(url: str) -> str | None:
@@ -241,7 +233,7 @@ def unwrap_amp(url: str) -> str | None:
     rest: str | None = None
     if host == AMP_CACHE_HOST or host.endswith("." + AMP_CACHE_HOST):
         rest = next((path[len(p) :] for p in AMP_CACHE_PREFIXES if path.startswith(p)), None)
-    elif path.startswith(AMP_GOOGLE_PREFIX) and _is_brand_site(host, AMP_GOOGLE_BRAND):
+    elif path.startswith(AMP_GOOGLE_PREFIX) and is_brand_site(host, AMP_GOOGLE_BRAND):
         rest = path[len(AMP_GOOGLE_PREFIX) :]
     if not rest:
         return None
@@ -255,7 +247,7 @@ def unwrap_amp(url: str) -> str | None:
     return inner
 
 
-def _is_brand_site(host: str, brand: str) -> bool:
+def is_brand_site(host: str, brand: str) -> bool:
     """Whether host belongs to brand.<country-style suffix>: google.com, google.co.uk, google.de;
     not google.blogspot.com (someone's blog on a private suffix)."""
     site = _site_of_host(host)

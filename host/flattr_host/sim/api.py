@@ -25,6 +25,8 @@ _JSON_MEDIA = frozenset({"application/json", "application/*", "*/*"})
 _THING_IDS = re.compile(r"^/things/([^/]+)$")
 _THING_FLATTR = re.compile(r"^/things/(\d+)/flattr$")
 _USER = re.compile(r"^/users/([^/]+)$")
+# Browsers may cache a preflight answer this long.
+PREFLIGHT_MAX_AGE_SECONDS = 600
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     (
@@ -36,8 +38,9 @@ CORS_HEADERS = [
 PREFLIGHT_HEADERS = [
     ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
     ("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Idempotency-Key"),
-    ("Access-Control-Max-Age", "600"),
+    ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
 ]
+
 
 def handle(req: Request, state: SimState) -> Response:
     response = _dispatch(req, state)

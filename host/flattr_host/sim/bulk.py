@@ -59,7 +59,7 @@ def handle(req: Request, state: SimState) -> Response:
 
 def _fault_answer(step: FaultStep) -> Response:
     if step.drop:
-        return Response(0, drop=True, note="fault: dropped")
+        return Response(0, drop=True, note=f"fault: {step.describe()}")
     assert step.status is not None
     body = step.body if step.body is not None else error_payload(code_for_status(step.status))
     response = json_response(step.status, body)
@@ -85,9 +85,7 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
     rejected = [url for url in dict.fromkeys(urls) if url in state.faults.reject_urls]
     if rejected:
         # The whole request is refused; the client is expected to split the batch.
-        raise ApiError(
-            "invalid_parameters", "Some URLs cannot be flattred", invalid_urls=rejected
-        )
+        raise ApiError("invalid_parameters", "Some URLs cannot be flattred", invalid_urls=rejected)
 
     user = state.accounts.users[token.username]
     if state.legacy_402 and not user.subscription_active:
@@ -99,7 +97,9 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
     )
     record.accepted = True
     active = user.subscription_active
-    body = encode_json({"status": "success", "subscription": {"active": active}, "sandboxed": not active})
+    body = encode_json(
+        {"status": "success", "subscription": {"active": active}, "sandboxed": not active}
+    )
     if state.dedupe and key:
         state.ledger.accepted_keys[(user.username, key)] = body
     return Response(200, body, JSON_CONTENT_TYPE)
@@ -109,7 +109,7 @@ def _strict_urls(req: Request) -> list[str]:
     """The body must be a JSON array of objects with a non-empty string url."""
     data = req.json_body()
     if not isinstance(data, list):
-        raise ApiError("invalid_parameters", "The body must be a JSON array of {\"url\": ...}")
+        raise ApiError("invalid_parameters", 'The body must be a JSON array of {"url": ...}')
     urls: list[str] = []
     for index, item in enumerate(data):
         url = item.get("url") if isinstance(item, dict) else None
@@ -127,4 +127,3 @@ def _lenient_urls(body: bytes) -> list[str]:
         return []
     items = data if isinstance(data, list) else [data]
     return [i["url"] for i in items if isinstance(i, dict) and isinstance(i.get("url"), str)]
-

@@ -1,4 +1,15 @@
-"""The control interface under /_sim/: how tests drive and inspect the server (JSON both ways)."""
+"""The control interface under /_sim/: how tests drive and inspect the server (JSON both ways).
+
+POST /_sim/reset        {"users": bool}  forget requests, flattrs, things, faults, limits, codes
+POST /_sim/users        {"username", "token"?, "subscription_active"?, "means"?, "hide_flattrs"?}
+POST /_sim/revoke       {"token"} or {"username"}  those tokens get 401 from now on
+POST /_sim/subscription {"username"?, "active"?, "legacy_402"?}  legacy_402 is server-wide
+POST /_sim/faults       {"script": [step...], "reject_urls": [...], "dedupe": bool|null}
+POST /_sim/rate_limit   {"limit"?, "remaining"?, "reset_in"?}  one window for every token
+POST /_sim/app          {"client_id"?, "client_secret"?, "redirect_uri"?, "echo_state"?}
+GET  /_sim/received | /_sim/flattrs | /_sim/faults | /_sim/things | /_sim/health
+Omitted or null fields leave a setting unchanged; a bad request gets 400 {"error": why}.
+"""
 
 from __future__ import annotations
 

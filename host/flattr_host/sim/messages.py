@@ -92,9 +92,7 @@ def encode_json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
-def json_response(
-    status: int, data: Any, *, content_type: str = JSON_CONTENT_TYPE
-) -> Response:
+def json_response(status: int, data: Any, *, content_type: str = JSON_CONTENT_TYPE) -> Response:
     return Response(status, encode_json(data), content_type)
 
 

@@ -15,9 +15,7 @@ def rate_key(req: Request, token: Token | None) -> str:
     return f"token:{token.value}" if token is not None else f"ip:{req.client_ip}"
 
 
-def limited(
-    req: Request, state: SimState, handler: Callable[[Token | None], Response]
-) -> Response:
+def limited(req: Request, state: SimState, handler: Callable[[Token | None], Response]) -> Response:
     """Count the request, answer 403 rate_limit_exceeded when used up, add X-RateLimit-*.
 
     The handler gets the authenticated token (or None) and may raise ApiError.

@@ -155,7 +155,9 @@ def _redirect(
 
 def _token_error(status: int, code: str, description: str) -> Response:
     response = json_response(
-        status, {"error": code, "error_description": description}, content_type=OAUTH_JSON_CONTENT_TYPE
+        status,
+        {"error": code, "error_description": description},
+        content_type=OAUTH_JSON_CONTENT_TYPE,
     )
     if status == 401:
         response.headers.append(("WWW-Authenticate", 'Basic realm="flattr"'))
@@ -231,4 +233,3 @@ def _submit_auto(req: Request) -> Response:
         )
     )
     return _page("Flattr this", f"<table id='thing'>{rows}</table>")
-

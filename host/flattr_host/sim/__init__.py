@@ -1,0 +1,20 @@
+"""The local Flattr server ("sim"): a real HTTP(S) server standing in for flattr.com and
+api.flattr.com, with a control interface under /_sim/ for tests and demos.
+
+Run it with `flattr-host sim` or `python -m flattr_host.sim`; drive it from Python with
+SimProcess / SimControl.
+"""
+
+from .cli import main
+from .client import SimControl, SimProcess, SimStartupError, ssl_context_for
+from .settings import DEFAULT_RATE_LIMIT, DEFAULT_USERNAME
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_USERNAME",
+    "SimControl",
+    "SimProcess",
+    "SimStartupError",
+    "main",
+    "ssl_context_for",
+]

@@ -1,0 +1,7 @@
+"""python -m flattr_host.sim"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

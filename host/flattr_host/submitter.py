@@ -1,0 +1,835 @@
+"""Sends queued flattrs to ``POST /rest/v2/flattr/bulk`` and never loses one.
+
+Every decision is stored in SQLite before and after each request (never across one), so a restart or
+``kill -9`` continues where it stopped: batches keep their Idempotency-Key across retries, the
+back-off and rate-limit holds live in ``kv``, and items a dead process left in flight go back to
+pending in their batch. One process at a time submits (``lease``).
+
+Outcomes of a request (see handshake.md and flattr-api-contract.txt §3, §4, §7):
+2xx delivered · network error / retryable status / other status: attempt counted, back-off ·
+401 token rejected (sign out, keep items) · 402 subscription inactive (slow schedule) ·
+403 rate_limit_exceeded / 429 hold until reset, no attempt counted · 400 isolate refused URLs ·
+413 halve the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import logging
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from . import __version__, accounts, backoff, lease, queue, store
+from .accounts import Account
+from .backoff import RateLimit
+from .settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# kv keys (JSON values; shapes in the report of ``status_summary``).
+HOLD_KEY = "submit_hold_until"
+RATE_LIMIT_KEY = "rate_limit"
+LAST_ERROR_KEY = "last_error"
+LAST_DELIVERY_KEY = "last_delivery_at"
+
+LEASE_NAME = "submitter"
+# When another process holds the lease, look again after this long (it releases when done).
+BUSY_RETRY_SECONDS = 2.0
+# Stored error texts are for people; a server's error page is cut to this many characters.
+MAX_ERROR_TEXT = 300
+# X-RateLimit-Reset is whole seconds (truncated): wait this much past it so the window has ended.
+RESET_MARGIN_SECONDS = 1.0
+
+BULK_PATH = "/rest/v2/flattr/bulk"
+USER_PATH = "/rest/v2/user"
+
+# Hold reasons (also the ``waiting`` values of a report, with ``busy`` and ``submit_delay``).
+BACKOFF = "backoff"
+RATE_LIMITED = "rate_limited"
+SIGNED_OUT = "signed_out"
+SUBSCRIPTION_INACTIVE = "subscription_inactive"
+WAITING_FOR_ACCOUNT = "waiting_for_account"
+BUSY = "busy"
+SUBMIT_DELAY = "submit_delay"
+# Holds that a flush ("send now") lifts; a rate limit is the server's, a flush cannot lift it.
+FORCE_LIFTS = (BACKOFF, SUBSCRIPTION_INACTIVE)
+# 401 with these codes means "no money", not "bad token" (contract §3): do not sign out.
+NO_MEANS_CODES = ("no_means", "no_money")
+
+EventSink = Callable[[str, dict[str, Any]], None]
+Progress = Callable[[int, int], None]
+
+
+class SubmitterConfigError(ValueError):
+    """The settings do not allow submitting (e.g. plain http to a remote ``api_base``)."""
+
+
+@dataclass
+class SubmitReport:
+    """What one ``run_due``/``flush`` did. ``waiting`` says why it stopped when work remains."""
+
+    requests: int = 0
+    sent: int = 0  # flattrs put on the wire (a retried flattr counts each time)
+    delivered: int = 0
+    rejected: int = 0
+    failed: int = 0  # flattrs that used up their attempts in this run
+    retry_at: float | None = None  # when to call run_due again (None: nothing can go)
+    waiting: str | None = None
+    error: str | None = None  # the last error of this run, in words
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A stop for all new requests: back-off (with the count of consecutive failures), a rate
+    limit, or an inactive subscription of one account."""
+
+    until: float
+    reason: str
+    failures: int = 0
+    account_id: int | None = None
+
+    def applies(self, account_id: int, now: float) -> bool:
+        if self.until <= now:
+            return False
+        return self.reason != SUBSCRIPTION_INACTIVE or self.account_id == account_id
+
+
+def load_hold(conn: sqlite3.Connection) -> Hold | None:
+    raw = store.get(conn, HOLD_KEY)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Hold(
+            until=float(raw["until"]),
+            reason=str(raw["reason"]),
+            failures=int(raw.get("failures", 0)),
+            account_id=None if raw.get("account_id") is None else int(raw["account_id"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _save_hold(conn: sqlite3.Connection, hold: Hold | None) -> None:
+    store.put(conn, HOLD_KEY, None if hold is None else dataclasses.asdict(hold))
+
+
+def _rate_limit(conn: sqlite3.Connection) -> RateLimit | None:
+    return RateLimit.from_json(store.get(conn, RATE_LIMIT_KEY))
+
+
+def check_api_base(api_base: str) -> str:
+    """The API base without a trailing slash; https, or http only to this machine."""
+    parts = urlsplit(api_base)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return api_base.rstrip("/")
+    if parts.scheme == "http" and _loopback(host):
+        return api_base.rstrip("/")
+    raise SubmitterConfigError(
+        f"api_base {api_base!r} is not allowed: the token is sent with every request, so it must "
+        "be https:// (plain http:// only for 127.0.0.0/8, ::1 or localhost). Fix the api_base "
+        "setting (settings.json) or the FLATTR_API_BASE environment variable."
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def subscription_reactivated(
+    conn: sqlite3.Connection, now: float, account_id: int | None = None
+) -> int:
+    """The subscription is active again (flattr.com said so): lift the 402 hold and make the
+    batches that got a 402 due now. Returns how many batches became due."""
+    with store.transaction(conn):
+        hold = load_hold(conn)
+        if (
+            hold is not None
+            and hold.reason == SUBSCRIPTION_INACTIVE
+            and (account_id is None or hold.account_id == account_id)
+        ):
+            _save_hold(conn, None)
+        cursor = conn.execute(
+            "UPDATE batches SET next_attempt_at = ? WHERE last_status = 402 "
+            "AND next_attempt_at > ? AND (? IS NULL OR account_id = ?)",
+            (now, now, account_id, account_id),
+        )
+        return cursor.rowcount
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A response reduced to what the submitter needs (or a network error)."""
+
+    status: int | None
+    code: str | None = None
+    message: str = ""
+    body: Any = None
+    retry_after: float | None = None
+    rate: RateLimit | None = None
+    offset: float = 0.0
+
+
+class Submitter:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        settings: Settings,
+        *,
+        on_event: EventSink | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self._settings = settings
+        self._base = check_api_base(settings.api_base)
+        self._on_event = on_event
+        self._transport = transport
+        self._clock = clock
+        self._client: httpx.Client | None = None
+        self._holder = lease.new_holder()
+        # Set per run: the run's clock (fixed when run_due was given ``now``) and whether forced.
+        self._tick: Callable[[], float] = clock
+        self._force = False
+
+    # --- public ---------------------------------------------------------------------------
+
+    def run_due(
+        self, now: float | None = None, *, force: bool = False, progress: Progress | None = None
+    ) -> SubmitReport:
+        """Do all the work that is due (everything, with ``force``) and say what happened."""
+        if self._conn.in_transaction:
+            raise RuntimeError(
+                "run_due must not run inside a transaction (requests would be sent "
+                "before their state is committed)"
+            )
+        report = SubmitReport()
+        self._tick = self._clock if now is None else (lambda: now)
+        self._force = force
+        start = self._tick()
+        ttl = self._settings.lease_seconds
+        if not lease.acquire(self._conn, LEASE_NAME, self._holder, start, ttl):
+            report.waiting = BUSY
+            report.retry_at = start + BUSY_RETRY_SECONDS
+            return report
+        before = queue.counts(self._conn)
+        try:
+            self._write(lambda: queue.recover_in_flight(self._conn, start))
+            if force:
+                self._write(lambda: self._lift(start))
+            self._progress(progress, report)
+            while self._step(self._tick(), report):
+                self._progress(progress, report)
+        finally:
+            lease.release(self._conn, LEASE_NAME, self._holder)
+        if report.waiting != BUSY:
+            report.retry_at = self.next_due(self._tick())
+        after = queue.counts(self._conn)
+        if after != before:
+            self._emit("queue", dataclasses.asdict(after))
+        return report
+
+    def _progress(self, progress: Progress | None, report: SubmitReport) -> None:
+        """``progress(done, total)``: flattrs settled in this run, of those settled plus those
+        of the current account still to go (the total grows if flattrs arrive meanwhile)."""
+        if progress is None:
+            return
+        done = report.delivered + report.rejected
+        account = accounts.current(self._conn)
+        left = 0 if account is None else queue.sendable(self._conn, account.id)
+        progress(done, done + left)
+
+    def flush(self, progress: Progress | None = None) -> SubmitReport:
+        """Send everything now: failed items and back-off are made due, then the loop runs until
+        nothing more can be done right now (a rate limit still holds)."""
+        return self.run_due(force=True, progress=progress)
+
+    def next_due(self, now: float | None = None) -> float | None:
+        """When ``run_due`` next has something to do (None: nothing queued that can go)."""
+        now = self._now(now)
+        account = accounts.current(self._conn)
+        if account is None or account.token is None:
+            return None
+        candidates: list[float] = []
+        if account.username is None:
+            if queue.unsent_by_account(self._conn):
+                candidates.append(now)
+        else:
+            batch_at = queue.next_batch_at(self._conn, account.id)
+            if batch_at is not None:
+                candidates.append(batch_at)
+            newest = queue.newest_unbatched(self._conn, account.id)
+            if newest is not None:
+                candidates.append(newest + self._settings.submit_delay)
+        if not candidates:
+            return None
+        due = min(candidates)
+        hold = load_hold(self._conn)
+        if hold is not None and hold.applies(account.id, now):
+            due = max(due, hold.until)
+        rate_until = backoff.rate_limit_hold(
+            _rate_limit(self._conn), reserve=self._settings.rate_limit_reserve, now=now
+        )
+        if rate_until is not None:
+            due = max(due, rate_until)
+        return due
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _step(self, now: float, report: SubmitReport) -> bool:
+        """One unit of work; False (with ``report.waiting`` when work remains) when done for now."""
+        conn = self._conn
+        account = accounts.current(conn)
+        if account is None or account.token is None:
+            if queue.unsent_by_account(conn):
+                report.waiting = SIGNED_OUT
+            return False
+        hold = load_hold(conn)
+        if hold is not None and hold.applies(account.id, now):
+            report.waiting = hold.reason
+            return False
+        if backoff.rate_limit_hold(
+            _rate_limit(conn), reserve=self._settings.rate_limit_reserve, now=now
+        ):
+            report.waiting = RATE_LIMITED
+            return False
+        if account.username is None:
+            if not queue.unsent_by_account(conn):
+                return False
+            return self._verify(account, now, report)
+        newest = queue.newest_unbatched(conn, account.id)
+        waiting_delay = False
+        if newest is not None:
+            if self._force or now >= newest + self._settings.submit_delay:
+                self._write(lambda: self._form_batches(account.id, now))
+            else:
+                waiting_delay = True
+        batch = queue.due_batch(conn, account.id, now)
+        if batch is None:
+            if waiting_delay:
+                report.waiting = SUBMIT_DELAY
+            elif queue.sendable(conn, account.id):
+                report.waiting = BACKOFF  # its batches wait for their next attempt
+            elif queue.unsent_by_account(conn):
+                report.waiting = WAITING_FOR_ACCOUNT
+            return False
+        return self._send(account, batch, now, report)
+
+    def _lift(self, now: float) -> None:
+        """Force: lift back-off and 402 holds, make the current account's batches due now."""
+        hold = load_hold(self._conn)
+        if hold is not None and hold.reason in FORCE_LIFTS:
+            _save_hold(self._conn, dataclasses.replace(hold, until=now))
+        account = accounts.current(self._conn)
+        if account is not None:
+            queue.make_due(self._conn, account.id, now)
+            self._form_batches(account.id, now)
+
+    def _form_batches(self, account_id: int, now: float) -> None:
+        ids = queue.unbatched(self._conn, account_id)
+        size = max(1, self._settings.batch_size)
+        for first in range(0, len(ids), size):
+            queue.new_batch(self._conn, account_id, ids[first : first + size], now, _new_key())
+
+    # --- requests -------------------------------------------------------------------------
+
+    def _verify(self, account: Account, now: float, report: SubmitReport) -> bool:
+        """Learn the token's user (GET /rest/v2/user) and merge with an earlier account of it."""
+        answer = self._request("GET", USER_PATH, account, now)
+        report.requests += 1
+        now = self._tick()
+        username = answer.body.get("username") if isinstance(answer.body, dict) else None
+        if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
+            verified = self._write(lambda: self._verified(account.id, username, answer, now))
+            log.info("token verified (account %d)", verified.id)
+            return True
+        if answer.status is not None and 200 <= answer.status < 300:
+            answer = dataclasses.replace(answer, message="the user object has no username")
+        self._outcome_without_batch(account, answer, now, report)
+        return False
+
+    def _verified(self, account_id: int, username: str, answer: _Answer, now: float) -> Account:
+        self._note_rate(answer)
+        return accounts.verify(self._conn, account_id, username)
+
+    def _send(self, account: Account, batch: queue.Batch, now: float, report: SubmitReport) -> bool:
+        conn = self._conn
+        if not lease.renew(conn, LEASE_NAME, self._holder, now, self._settings.lease_seconds):
+            report.waiting = BUSY
+            return False
+        items = self._write(lambda: queue.start_sending(conn, batch.id, account.id, now))
+        if not items:
+            return False
+        report.requests += 1
+        report.sent += len(items)
+        body = json.dumps([{"url": item.url} for item in items]).encode()
+        answer = self._request(
+            "POST", BULK_PATH, account, now, content=body, key=batch.idempotency_key
+        )
+        now = self._tick()
+        if not lease.renew(conn, LEASE_NAME, self._holder, now, self._settings.lease_seconds):
+            # Another process took over and re-sends these with the same key; leave them to it.
+            log.warning("lease lost during a request; its outcome is left to the new holder")
+            report.waiting = BUSY
+            return False
+        events: list[tuple[str, dict[str, Any]]] = []
+        go_on = self._write(
+            lambda: self._settle(account, batch, items, answer, now, report, events)
+        )
+        for name, payload in events:
+            self._emit(name, payload)
+        return go_on
+
+    def _settle(
+        self,
+        account: Account,
+        batch: queue.Batch,
+        items: list[queue.Item],
+        answer: _Answer,
+        now: float,
+        report: SubmitReport,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> bool:
+        """Record the outcome of one bulk request (inside one transaction). True: go on sending."""
+        conn = self._conn
+        status = answer.status
+        self._note_rate(answer)
+        if status is not None and 200 <= status < 300:
+            report.delivered += queue.settle(conn, batch.id, "delivered", now)
+            queue.reschedule(conn, batch.id, next_attempt_at=batch.next_attempt_at, status=status)
+            store.put(conn, LAST_DELIVERY_KEY, now)
+            store.put(conn, LAST_ERROR_KEY, None)
+            hold = load_hold(conn)
+            if hold is not None and hold.reason in (BACKOFF, RATE_LIMITED):
+                _save_hold(conn, None)
+            self._read_subscription(account, answer.body, now, events)
+            return True
+        if status == 401 and answer.code not in NO_MEANS_CODES:
+            self._token_rejected(account, batch, answer, now, report, events)
+            return False
+        if status == 402 or (status == 401 and answer.code in NO_MEANS_CODES):
+            self._subscription_refused(account, batch, answer, now, report, events)
+            return False
+        if _rate_limited(answer):
+            queue.settle(conn, batch.id, "pending", now)
+            until = self._rate_hold(answer, now, report)
+            queue.reschedule(
+                conn, batch.id, next_attempt_at=until, status=status, error=_describe(answer)
+            )
+            report.waiting = RATE_LIMITED
+            return False
+        if status == 400 or (status == 413 and len(items) > 1):
+            self._isolate(account, batch, items, answer, now, report)
+            return True
+        self._failed_attempt(batch, answer, now, report)
+        return False
+
+    def _outcome_without_batch(
+        self, account: Account, answer: _Answer, now: float, report: SubmitReport
+    ) -> None:
+        """The verification request failed: sign out, hold or back off as for a batch."""
+        events: list[tuple[str, dict[str, Any]]] = []
+
+        def write() -> None:
+            self._note_rate(answer)
+            self._record_error(answer, now, report)
+            if answer.status == 401 and answer.code not in NO_MEANS_CODES:
+                accounts.token_rejected(self._conn, account.id, now)
+                events.append((SIGNED_OUT, {"reason": "token_rejected"}))
+                report.waiting = SIGNED_OUT
+            elif _rate_limited(answer):
+                self._rate_hold(answer, now, report)
+                report.waiting = RATE_LIMITED
+            else:
+                self._back_off(0, answer, now)
+                report.waiting = BACKOFF
+
+        self._write(write)
+        for name, payload in events:
+            self._emit(name, payload)
+
+    # --- outcomes (inside the outcome transaction) ----------------------------------------
+
+    def _token_rejected(
+        self,
+        account: Account,
+        batch: queue.Batch,
+        answer: _Answer,
+        now: float,
+        report: SubmitReport,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        queue.settle(self._conn, batch.id, "pending", now)
+        queue.reschedule(
+            self._conn,
+            batch.id,
+            next_attempt_at=batch.next_attempt_at,
+            status=answer.status,
+            error=_describe(answer),
+        )
+        accounts.token_rejected(self._conn, account.id, now)
+        self._record_error(answer, now, report)
+        report.waiting = SIGNED_OUT
+        events.append((SIGNED_OUT, {"reason": "token_rejected"}))
+
+    def _subscription_refused(
+        self,
+        account: Account,
+        batch: queue.Batch,
+        answer: _Answer,
+        now: float,
+        report: SubmitReport,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        conn = self._conn
+        until = now + self._settings.failed_retry_interval
+        queue.settle(conn, batch.id, "pending", now)
+        # Stored as 402 also for a 401 no_means, so that subscription_reactivated finds it.
+        queue.reschedule(conn, batch.id, next_attempt_at=until, status=402, error=_describe(answer))
+        accounts.set_subscription(conn, account.id, False)
+        _save_hold(conn, Hold(until=until, reason=SUBSCRIPTION_INACTIVE, account_id=account.id))
+        self._record_error(answer, now, report)
+        report.waiting = SUBSCRIPTION_INACTIVE
+        if account.subscription_active is not False:
+            events.append(("subscription", {"active": False}))
+
+    def _isolate(
+        self,
+        account: Account,
+        batch: queue.Batch,
+        items: list[queue.Item],
+        answer: _Answer,
+        now: float,
+        report: SubmitReport,
+    ) -> None:
+        """400 (or 413): refuse exactly the URLs the server named, or halve the batch until single
+        refused flattrs are left. Whatever is not refused goes on in new batches with new keys
+        (the old key's answer was a refusal of the whole request)."""
+        conn = self._conn
+        reason = _describe(answer)
+        named = answer.body.get("invalid_urls") if isinstance(answer.body, dict) else None
+        invalid = (
+            {url for url in named if isinstance(url, str)} if isinstance(named, list) else set()
+        )
+        refused = [item.id for item in items if item.url in invalid]
+        if answer.status == 400 and refused:
+            rest = [item.id for item in items if item.url not in invalid]
+            groups = [rest] if rest else []
+        elif len(items) == 1 and answer.status == 400:
+            refused = [items[0].id]
+            groups = []
+        else:
+            half = (len(items) + 1) // 2
+            groups = [[i.id for i in items[:half]], [i.id for i in items[half:]]]
+            refused = []
+        report.rejected += queue.reject(conn, refused, reason, now)
+        for group in groups:
+            queue.new_batch(conn, account.id, group, now, _new_key())
+        queue.drop_if_empty(conn, batch.id)
+        log.info(
+            "batch %d refused (%s): %d rejected, %d re-batched",
+            batch.id,
+            answer.status,
+            len(refused),
+            sum(len(g) for g in groups),
+        )
+
+    def _failed_attempt(
+        self, batch: queue.Batch, answer: _Answer, now: float, report: SubmitReport
+    ) -> None:
+        """Network error, retryable or unexpected status: count the attempt and back off; after
+        ``max_attempts`` the items become failed and wait on the slow schedule."""
+        conn = self._conn
+        attempts = batch.attempts + 1
+        wait = self._back_off(attempts, answer, now)
+        error = _describe(answer)
+        if attempts >= self._settings.max_attempts:
+            report.failed += queue.settle(conn, batch.id, "failed", now, error)
+            next_at = now + max(wait, self._settings.failed_retry_interval)
+        else:
+            queue.settle(conn, batch.id, "pending", now)
+            next_at = now + wait
+        queue.reschedule(
+            conn,
+            batch.id,
+            next_attempt_at=next_at,
+            attempts=attempts,
+            status=answer.status,
+            error=error,
+        )
+        self._record_error(answer, now, report)
+        report.waiting = BACKOFF
+
+    def _back_off(self, attempts: int, answer: _Answer, now: float) -> float:
+        """Store the global back-off hold (it grows with consecutive failures, whichever batch
+        failed, so neither new flattrs nor new batches reset it) and return the wait."""
+        hold = load_hold(self._conn)
+        failures = (hold.failures if hold is not None else 0) + 1
+        s = self._settings
+        wait = backoff.backoff_delay(
+            max(attempts, failures),
+            base=s.backoff_base,
+            factor=s.backoff_factor,
+            cap=s.backoff_max,
+            jitter=s.backoff_jitter,
+        )
+        if answer.retry_after is not None:
+            wait = max(wait, min(answer.retry_after, s.failed_retry_interval))
+        _save_hold(self._conn, Hold(until=now + wait, reason=BACKOFF, failures=failures))
+        return wait
+
+    def _rate_hold(self, answer: _Answer, now: float, report: SubmitReport) -> float:
+        """403 rate_limit_exceeded / 429: wait for the window's reset or Retry-After (the later),
+        without counting an attempt."""
+        s = self._settings
+        candidates = []
+        if answer.rate is not None and answer.rate.reset is not None:
+            candidates.append(answer.rate.reset)
+        if answer.retry_after is not None:
+            candidates.append(now + answer.retry_after)
+        until = max(candidates) if candidates else 0.0
+        if until <= now:  # no usable hint: wait one back-off step
+            until = now + s.backoff_base
+        until = min(until, now + s.failed_retry_interval)
+        hold = load_hold(self._conn)
+        failures = hold.failures if hold is not None else 0
+        _save_hold(self._conn, Hold(until=until, reason=RATE_LIMITED, failures=failures))
+        self._record_error(answer, now, report)
+        return until
+
+    def _read_subscription(
+        self, account: Account, body: Any, now: float, events: list[tuple[str, dict[str, Any]]]
+    ) -> None:
+        subscription = body.get("subscription") if isinstance(body, dict) else None
+        active = subscription.get("active") if isinstance(subscription, dict) else None
+        if not isinstance(active, bool) or active == account.subscription_active:
+            return
+        accounts.set_subscription(self._conn, account.id, active)
+        if not active:
+            events.append(("subscription", {"active": False}))
+        elif account.subscription_active is False:
+            events.append(("subscription", {"active": True}))
+            subscription_reactivated(self._conn, now, account.id)
+
+    def _note_rate(self, answer: _Answer) -> None:
+        if answer.rate is not None:
+            store.put(self._conn, RATE_LIMIT_KEY, answer.rate.as_json())
+
+    def _record_error(self, answer: _Answer, now: float, report: SubmitReport | None) -> None:
+        text = _describe(answer)
+        store.put(
+            self._conn,
+            LAST_ERROR_KEY,
+            {
+                "status": answer.status,
+                "code": answer.code,
+                "message": answer.message,
+                "at": now,
+                # Network errors and retry_statuses are expected to pass; others are suspicious.
+                "retryable": answer.status is None or self._settings.is_retryable(answer.status),
+            },
+        )
+        if report is not None:
+            report.error = text
+        log.warning("submission failed: %s", text)
+
+    # --- HTTP -----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        account: Account,
+        now: float,
+        *,
+        content: bytes | None = None,
+        key: str | None = None,
+    ) -> _Answer:
+        import httpx
+
+        assert account.token is not None
+        headers = {
+            "Authorization": f"Bearer {account.token}",
+            "User-Agent": f"flattr-companion/{__version__}",
+            "Accept": "application/json",
+        }
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        try:
+            response = self._http().request(
+                method, self._base + path, headers=headers, content=content
+            )
+        except httpx.TransportError as exc:
+            return _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
+        return _answer(response, self._tick())
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(
+                transport=self._transport,
+                verify=self._settings.ca_bundle or True,
+                timeout=self._settings.request_timeout,
+                follow_redirects=False,  # a redirect must not carry the token elsewhere
+            )
+        return self._client
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else now
+
+    def _write(self, write: Callable[[], T]) -> T:
+        def transaction() -> T:
+            with store.transaction(self._conn):
+                return write()
+
+        return lease.retry_locked(transaction)
+
+    def _emit(self, name: str, payload: dict[str, Any]) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(name, payload)
+        except Exception:  # a broken listener must not undo or repeat a recorded outcome
+            log.exception("event listener failed for %s", name)
+
+
+def _new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def _rate_limited(answer: _Answer) -> bool:
+    return answer.status == 429 or (answer.status == 403 and answer.code == "rate_limit_exceeded")
+
+
+def _answer(response: httpx.Response, now: float) -> _Answer:
+    offset = backoff.server_offset(response.headers.get("date"), now)
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    code = body.get("error") if isinstance(body, dict) else None
+    message = body.get("error_description") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message:
+        message = response.reason_phrase or ""
+        if not (200 <= response.status_code < 300) and body is None and response.text:
+            message = f"{message}: {response.text.strip()}".strip(": ")
+    return _Answer(
+        status=response.status_code,
+        code=code if isinstance(code, str) else None,
+        message=message[:MAX_ERROR_TEXT],
+        body=body,
+        retry_after=backoff.parse_retry_after(
+            response.headers.get("retry-after"), now=now, offset=offset
+        ),
+        rate=backoff.parse_rate_limit(response.headers, offset=offset + RESET_MARGIN_SECONDS),
+        offset=offset,
+    )
+
+
+def _describe(answer: _Answer) -> str:
+    if answer.status is None:
+        return f"network error ({answer.code}): {answer.message}"[:MAX_ERROR_TEXT]
+    code = f" {answer.code}" if answer.code else ""
+    message = f": {answer.message}" if answer.message else ""
+    return f"HTTP {answer.status}{code}{message}"[:MAX_ERROR_TEXT]
+
+
+# --- status for the popup, the CLI and the diagnostics page -----------------------------------
+
+
+def describe_error(error: object) -> str | None:
+    """The stored ``last_error`` in words."""
+    if not isinstance(error, dict):
+        return None
+    status, code, message = error.get("status"), error.get("code"), error.get("message") or ""
+    if status is None:
+        return f"Could not reach the Flattr API ({code}): {message}".rstrip(": ")
+    words = {
+        401: "The Flattr token was rejected; sign in again on flattr.com",
+        402: "The Flattr subscription is not active",
+        429: "Too many requests; waiting for the rate limit to reset",
+    }.get(int(status))
+    if code == "rate_limit_exceeded":
+        words = "Too many requests; waiting for the rate limit to reset"
+    base = words or f"The Flattr API answered {status}{f' ({code})' if code else ''}"
+    return f"{base}: {message}" if message and not words else base
+
+
+def status_summary(
+    conn: sqlite3.Connection, now: float, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Counts, what the queue waits for and why, the last error and the rate limit."""
+    settings = settings or Settings()
+    counts = dataclasses.asdict(queue.counts(conn))
+    unsent = queue.unsent_by_account(conn)
+    account = accounts.current(conn)
+    hold_reason: str | None = None
+    hold_until: float | None = None
+    next_retry: float | None = None
+    mine = 0 if account is None else unsent.get(account.id, 0)
+    if unsent and (account is None or account.token is None):
+        hold_reason = SIGNED_OUT
+    elif account is not None:
+        hold = load_hold(conn)
+        rate_until = backoff.rate_limit_hold(
+            _rate_limit(conn), reserve=settings.rate_limit_reserve, now=now
+        )
+        if mine == 0 and unsent:
+            hold_reason = WAITING_FOR_ACCOUNT
+        elif hold is not None and hold.applies(account.id, now):
+            hold_reason, hold_until = hold.reason, hold.until
+        elif rate_until is not None and mine:
+            hold_reason, hold_until = RATE_LIMITED, rate_until
+        batch_at = queue.next_batch_at(conn, account.id)
+        newest = queue.newest_unbatched(conn, account.id)
+        times = [
+            t
+            for t in (batch_at, None if newest is None else newest + settings.submit_delay)
+            if t is not None
+        ]
+        if times:
+            next_retry = max(min(times), hold_until or 0.0)
+    last_error = store.get(conn, LAST_ERROR_KEY)
+    return {
+        "counts": counts,
+        "waiting_for_other_accounts": sum(
+            n for a, n in unsent.items() if account is None or a != account.id
+        ),
+        "next_retry_at": next_retry,
+        "hold": hold_reason,
+        "hold_until": hold_until,
+        "last_error": last_error,
+        "last_error_text": describe_error(last_error),
+        "last_delivery_at": store.get(conn, LAST_DELIVERY_KEY),
+        "rate_limit": store.get(conn, RATE_LIMIT_KEY),
+    }

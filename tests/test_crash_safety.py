@@ -1,0 +1,106 @@
+"""Kill the host with SIGKILL at random moments during intake and submission: every acknowledged
+flattr is still delivered, and with the server de-duplicating by Idempotency-Key, exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import time
+from pathlib import Path
+
+from conftest import make_home, sim_env
+from flattr_host.sim.client import SimProcess
+from hostproc import HEADER, HostProcess
+
+ROUNDS = 8
+SEGMENTS_PER_ROUND = 12
+# Each segment alone crosses the first threshold (50 s): one flattr per acknowledged segment.
+SECONDS = 60
+
+
+def _drain_acks(host: HostProcess, acked: dict[int, str], sent: dict[int, str]) -> None:
+    """Collect every reply already written before the kill (they were acknowledged)."""
+    assert host.proc.stdout is not None
+    fd = host.proc.stdout.fileno()
+    data = host._buffer
+    while select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    while len(data) >= HEADER.size:
+        (length,) = HEADER.unpack(data[: HEADER.size])
+        if len(data) < HEADER.size + length:
+            break  # a frame cut by the kill was never seen by the browser: not acknowledged
+        message = json.loads(data[HEADER.size : HEADER.size + length])
+        data = data[HEADER.size + length :]
+        rid = message.get("id")
+        if message.get("ok") and rid in sent:
+            result = message["result"]["results"][0]
+            assert result["flattrs_queued"] == 1, result
+            acked[rid] = sent[rid]
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, fresh_sim: SimProcess
+) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    home = make_home(tmp_path / "home")
+    env = sim_env(home, fresh_sim)
+    fresh_sim.control.add_user("crash", "crash-token")
+    # Slow responses widen the window in which a kill lands mid-submission.
+    fresh_sim.control.set_faults(
+        script=[{"delay": rng.uniform(0.05, 0.3)} for _ in range(200)], dedupe=True
+    )
+    acked: dict[int, str] = {}
+    next_id = 1000
+    with HostProcess(home, env=env) as host:
+        assert host.request("hello")["ok"]
+        assert host.request("token", token="crash-token", page_url="https://flattr.com/oauth/ext")[
+            "ok"
+        ]
+        host.close()
+    for round_ in range(ROUNDS):
+        with HostProcess(home, env=env) as host:
+            sent: dict[int, str] = {}
+            host.send({"id": 1, "type": "hello"})
+            for n in range(SEGMENTS_PER_ROUND):
+                next_id += 1
+                url = f"https://crash.example.org/r{round_}/p{n}"
+                sent[next_id] = url
+                host.send(
+                    {
+                        "id": next_id,
+                        "type": "attention",
+                        "segments": [{"url": url, "seconds": SECONDS}],
+                    }
+                )
+                if rng.random() < 0.3:
+                    time.sleep(rng.uniform(0, 0.05))
+            time.sleep(rng.uniform(0.0, 0.6))
+            host.proc.kill()  # SIGKILL: no chance to clean up
+            host.proc.wait(5)
+            _drain_acks(host, acked, sent)
+    assert acked, f"no segment was acknowledged at all (seed {seed})"
+
+    fresh_sim.control.set_faults(script=[], dedupe=True)
+    with HostProcess(home, env=env) as host:
+        assert host.request("hello")["ok"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            host.request("tick", force=True)
+            queue = host.request("status")["result"]["queue"]
+            if queue["pending"] == queue["in_flight"] == queue["failed"] == 0:
+                break
+            time.sleep(0.3)
+        assert queue["pending"] == queue["in_flight"] == queue["failed"] == 0, (queue, seed)
+        host.close()
+
+    delivered = [f["url"] for f in fresh_sim.control.flattrs()]
+    missing = set(acked.values()) - set(delivered)
+    duplicated = {u for u in delivered if delivered.count(u) > 1}
+    assert not missing, f"acknowledged but never delivered (seed {seed}): {sorted(missing)}"
+    assert not duplicated, f"delivered twice (seed {seed}): {sorted(duplicated)}"

@@ -1,0 +1,723 @@
+"""The submitter against the real local Flattr server over TCP (one server process per module).
+
+Time: the submitter gets an injected clock that starts at the real time (the server's Date and
+X-RateLimit-Reset headers are real) and is moved forward by the tests, so back-off waits cost
+nothing. A few cases that need exact answers the server cannot give use httpx.MockTransport.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from flattr_host import accounts, queue, store
+from flattr_host.settings import Settings
+from flattr_host.sim.accounts import fingerprint
+from flattr_host.sim.client import SimProcess
+from flattr_host.submitter import (
+    HOLD_KEY,
+    LAST_DELIVERY_KEY,
+    LAST_ERROR_KEY,
+    RATE_LIMIT_KEY,
+    Submitter,
+    SubmitterConfigError,
+    status_summary,
+    subscription_reactivated,
+)
+
+RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)
+TOKEN_A = "token-alice-1"
+TOKEN_B = "token-bob-1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def to(self, when: float | None) -> None:
+        assert when is not None
+        self.t = max(self.t, when)
+
+
+@dataclasses.dataclass
+class Events:
+    seen: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)
+
+    def __call__(self, name: str, payload: dict[str, Any]) -> None:
+        self.seen.append((name, payload))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [payload for seen, payload in self.seen if seen == name]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimProcess]:
+    with SimProcess(dedupe=True) as sim:
+        sim.control.add_user("alice", TOKEN_A)
+        sim.control.add_user("bob", TOKEN_B)
+        yield sim
+
+
+@pytest.fixture()
+def sim(server: SimProcess) -> SimProcess:
+    server.control.reset()
+    server.control.set_faults(script=[], reject_urls=[], dedupe=True)
+    server.control.set_subscription(username="alice", active=True, legacy_402=False)
+    server.control.set_subscription(username="bob", active=True)
+    return server
+
+
+def fast(sim: SimProcess, **overrides: Any) -> Settings:
+    figures: dict[str, Any] = {
+        "api_base": sim.base,
+        "backoff_base": 0.05,
+        "backoff_factor": 2.0,
+        "backoff_max": 0.4,
+        "backoff_jitter": 0.0,
+        "submit_delay": 0.0,
+        "request_timeout": 5.0,
+        "max_attempts": 3,
+        "failed_retry_interval": 100.0,
+    }
+    return Settings(**{**figures, **overrides})
+
+
+@dataclasses.dataclass
+class Rig:
+    conn: sqlite3.Connection
+    settings: Settings
+    clock: Clock
+    events: Events
+    submitter: Submitter
+    path: Path
+
+    def sign_in(self, token: str, active: bool | None = True) -> accounts.Account:
+        with store.transaction(self.conn):
+            return accounts.sign_in(self.conn, token, active, self.clock())
+
+    def enqueue(self, *urls: str, account_id: int | None = None) -> list[int]:
+        if account_id is None:
+            current = accounts.current(self.conn)
+            assert current is not None
+            account_id = current.id
+        with store.transaction(self.conn):
+            return [
+                queue.enqueue(
+                    self.conn,
+                    url=url,
+                    page_url=url,
+                    site="example.org",
+                    title=None,
+                    day="2026-01-01",
+                    reason="attention",
+                    account_id=account_id,
+                    now=self.clock(),
+                )
+                for url in urls
+            ]
+
+    def states(self) -> dict[str, str]:
+        rows = self.conn.execute("SELECT url, state FROM flattrs ORDER BY id").fetchall()
+        return {row["url"]: row["state"] for row in rows}
+
+    def batch_of(self, item_id: int) -> queue.Batch:
+        row = self.conn.execute("SELECT batch_id FROM flattrs WHERE id = ?", (item_id,)).fetchone()
+        batch = queue.get_batch(self.conn, int(row[0]))
+        assert batch is not None
+        return batch
+
+    def renew(self, **overrides: Any) -> Submitter:
+        """A new submitter (as after a restart) on a new connection to the same file."""
+        self.submitter.close()
+        self.conn = store.connect(self.path, self.settings)
+        self.settings = dataclasses.replace(self.settings, **overrides)
+        self.submitter = Submitter(self.conn, self.settings, on_event=self.events, clock=self.clock)
+        return self.submitter
+
+
+@pytest.fixture()
+def rig(sim: SimProcess, tmp_path: Path) -> Iterator[Rig]:
+    settings = fast(sim)
+    path = tmp_path / "companion.sqlite3"
+    conn = store.connect(path, settings)
+    clock, events = Clock(), Events()
+    submitter = Submitter(conn, settings, on_event=events, clock=clock)
+    rig = Rig(conn, settings, clock, events, submitter, path)
+    yield rig
+    rig.submitter.close()
+    rig.conn.close()
+
+
+def bulk(sim: SimProcess) -> list[dict[str, Any]]:
+    return [r for r in sim.control.received() if r["path"].endswith("/flattr/bulk")]
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def test_happy_path_delivers_once_with_headers(rig: Rig, sim: SimProcess) -> None:
+    account = rig.sign_in(TOKEN_A)
+    rig.enqueue("https://a.example/1", "https://a.example/1", "https://a.example/2")
+    report = rig.submitter.run_due()
+    assert (report.requests, report.delivered, report.waiting) == (2, 3, None)  # user + bulk
+    assert set(rig.states().values()) == {"delivered"}
+    assert [f["url"] for f in sim.control.flattrs()] == [
+        "https://a.example/1",
+        "https://a.example/1",
+        "https://a.example/2",
+    ]
+    assert {f["username"] for f in sim.control.flattrs()} == {"alice"}
+    (request,) = bulk(sim)
+    assert request["token_ok"] and len(request["idempotency_key"]) == 36
+    verified = accounts.get(rig.conn, account.id)
+    assert verified is not None and verified.username == "alice"
+    assert rig.events.named("queue")[-1]["delivered"] == 3
+    assert store.get(rig.conn, LAST_DELIVERY_KEY) == pytest.approx(rig.clock())
+    assert store.get(rig.conn, RATE_LIMIT_KEY)["limit"] == 1000
+    assert rig.submitter.next_due() is None
+    # Nothing more to do: no further request.
+    assert rig.submitter.run_due().requests == 0
+
+
+def test_batches_of_batch_size_each_with_its_own_key(rig: Rig, sim: SimProcess) -> None:
+    rig.renew(batch_size=2)
+    rig.sign_in(TOKEN_A)
+    rig.enqueue(*[f"https://b.example/{i}" for i in range(5)])
+    assert rig.submitter.run_due().delivered == 5
+    requests = bulk(sim)
+    assert [len(r["urls"]) for r in requests] == [2, 2, 1]
+    assert len({r["idempotency_key"] for r in requests}) == 3
+
+
+def test_submit_delay_lets_a_burst_share_a_batch(rig: Rig, sim: SimProcess) -> None:
+    rig.renew(submit_delay=1.0)
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://c.example/1")
+    report = rig.submitter.run_due()
+    assert report.waiting == "submit_delay" and bulk(sim) == []
+    rig.clock.t += 0.5
+    rig.enqueue("https://c.example/2")
+    assert rig.submitter.next_due() == pytest.approx(rig.clock() + 1.0)
+    rig.clock.to(rig.submitter.next_due())
+    assert rig.submitter.run_due().delivered == 2
+    assert [len(r["urls"]) for r in bulk(sim)] == [2]
+
+
+def test_retries_keep_the_idempotency_key(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 503}, {"status": 503}], dedupe=True)
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://d.example/")
+    first = rig.submitter.run_due()
+    assert first.waiting == "backoff" and first.retry_at is not None
+    assert first.retry_at == pytest.approx(rig.clock() + 0.05)
+    assert rig.states() == {"https://d.example/": "pending"}
+    rig.clock.to(first.retry_at)
+    second = rig.submitter.run_due()
+    assert second.waiting == "backoff"
+    assert second.retry_at == pytest.approx(rig.clock() + 0.1)  # grows: 0.05, 0.1, ...
+    assert rig.batch_of(item).attempts == 2
+    rig.clock.to(second.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+    requests = bulk(sim)
+    assert [r["status"] for r in requests] == [503, 503, 200]
+    assert len({r["idempotency_key"] for r in requests}) == 1
+    assert len(sim.control.flattrs()) == 1
+    assert store.get(rig.conn, LAST_ERROR_KEY) is None
+    assert store.get(rig.conn, HOLD_KEY) is None
+
+
+@pytest.mark.parametrize("status", RETRY_STATUSES)
+def test_each_retry_status_backs_off_then_delivers(rig: Rig, sim: SimProcess, status: int) -> None:
+    sim.control.set_faults(script=[{"status": status}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://e.example/")
+    report = rig.submitter.run_due()
+    assert (report.waiting, report.delivered) == ("backoff", 0)
+    assert rig.batch_of(item).attempts == 1
+    assert rig.batch_of(item).last_status == status
+    assert store.get(rig.conn, LAST_ERROR_KEY)["status"] == status
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+    assert len(sim.control.flattrs()) == 1
+
+
+def test_dropped_connection_is_retried(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"drop": True}])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://f.example/")
+    report = rig.submitter.run_due()
+    assert report.waiting == "backoff" and report.error and "network error" in report.error
+    assert store.get(rig.conn, LAST_ERROR_KEY)["status"] is None
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_accepted_but_unanswered_is_recorded_once(rig: Rig, sim: SimProcess) -> None:
+    # The server records the batch, then the connection drops: the retry carries the same key
+    # and the de-duplicating server does not record it twice.
+    sim.control.set_faults(script=[{"drop": True, "accept": True}], dedupe=True)
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://g.example/", "https://g.example/")
+    report = rig.submitter.run_due()
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 2
+    requests = bulk(sim)
+    assert len(requests) == 2 and requests[1]["duplicate"]
+    assert len(sim.control.flattrs()) == 2  # two flattrs of one URL, each once
+
+
+@pytest.mark.parametrize("http_date", [False, True])
+def test_retry_after_is_honoured(rig: Rig, sim: SimProcess, http_date: bool) -> None:
+    value: int | str = 30
+    if http_date:
+        value = email.utils.formatdate(time.time() + 30, usegmt=True)
+    sim.control.set_faults(script=[{"status": 503, "retry_after": value}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://h.example/")
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.retry_at is not None and report.retry_at >= start + 28
+    assert rig.batch_of(item).next_attempt_at >= start + 28
+    rig.clock.t = start + 10
+    assert rig.submitter.run_due().requests == 0
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_backoff_is_not_reset_by_new_flattrs(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 503}, {"status": 503}])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://i.example/1")
+    first = rig.submitter.run_due()
+    rig.clock.to(first.retry_at)
+    second = rig.submitter.run_due()
+    hold_until = second.retry_at
+    assert hold_until is not None
+    rig.enqueue("https://i.example/2")  # a new flattr (its own new batch) ...
+    report = rig.submitter.run_due()  # ... does not bring the next attempt forward
+    assert report.requests == 0 and report.waiting == "backoff"
+    assert rig.submitter.next_due() == pytest.approx(hold_until)
+    assert len(bulk(sim)) == 2
+    rig.clock.to(hold_until)
+    assert rig.submitter.run_due().delivered == 2
+
+
+def test_max_attempts_then_failed_then_flush_delivers(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 500}] * 3)
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://j.example/")
+    report = rig.submitter.run_due()
+    for _ in range(2):
+        rig.clock.to(report.retry_at)
+        report = rig.submitter.run_due()
+    assert report.failed == 1 and rig.states() == {"https://j.example/": "failed"}
+    batch = rig.batch_of(item)
+    assert batch.attempts == 3
+    assert batch.next_attempt_at == pytest.approx(rig.clock() + 100.0)  # the slow schedule
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["counts"]["failed"] == 1
+    seen: list[tuple[int, int]] = []
+    flushed = rig.submitter.flush(progress=lambda done, total: seen.append((done, total)))
+    assert flushed.delivered == 1 and seen[-1] == (1, 1)
+    assert rig.states() == {"https://j.example/": "delivered"}
+    assert len({r["idempotency_key"] for r in bulk(sim)}) == 1
+
+
+def test_failed_items_go_again_on_the_slow_schedule(rig: Rig, sim: SimProcess) -> None:
+    rig.renew(max_attempts=1)
+    sim.control.set_faults(script=[{"status": 502}])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://k.example/")
+    report = rig.submitter.run_due()
+    assert rig.states() == {"https://k.example/": "failed"}
+    assert report.retry_at == pytest.approx(rig.clock() + 100.0)
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+# --- account and subscription ----------------------------------------------------------------
+
+
+def test_401_signs_out_and_keeps_the_items(rig: Rig, sim: SimProcess) -> None:
+    sim.control.add_user("alice", "token-alice-2")
+    account = rig.sign_in("token-alice-2")
+    with store.transaction(rig.conn):  # verified earlier, so the bulk request is the first
+        accounts.verify(rig.conn, account.id, "alice")
+    (item,) = rig.enqueue("https://l.example/")
+    sim.control.revoke("token-alice-2")
+    report = rig.submitter.run_due()
+    assert report.waiting == "signed_out"
+    assert [r["status"] for r in bulk(sim)] == [401]
+    assert rig.events.named("signed_out") == [{"reason": "token_rejected"}]
+    after = accounts.get(rig.conn, account.id)
+    assert after is not None and after.token is None
+    assert rig.states() == {"https://l.example/": "pending"}
+    key = rig.batch_of(item).idempotency_key
+    assert rig.submitter.next_due() is None
+    assert rig.submitter.run_due().requests == 0
+    # The same user signs in again: the items go with the new token, in their batch.
+    rig.sign_in(TOKEN_A)
+    assert rig.submitter.run_due().delivered == 1
+    assert bulk(sim)[-1]["idempotency_key"] == key
+    assert bulk(sim)[-1]["token_fingerprint"] == fingerprint(TOKEN_A)
+    assert accounts.current(rig.conn) == accounts.get(rig.conn, account.id)
+
+
+def test_402_marks_subscription_inactive_and_keeps_items(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_subscription(username="alice", active=False, legacy_402=True)
+    account = rig.sign_in(TOKEN_A, active=True)
+    rig.enqueue("https://m.example/")
+    report = rig.submitter.run_due()
+    assert report.waiting == "subscription_inactive"
+    assert rig.events.named("subscription") == [{"active": False}]
+    after = accounts.get(rig.conn, account.id)
+    assert after is not None and after.subscription_active is False
+    assert rig.states() == {"https://m.example/": "pending"}
+    assert report.retry_at == pytest.approx(rig.clock() + 100.0)
+    # New flattrs do not hit the server while it says 402.
+    rig.enqueue("https://m.example/2")
+    assert rig.submitter.run_due().requests == 0
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] == "subscription_inactive"
+    # flattr.com reports the subscription active again: the batch is due at once.
+    sim.control.set_subscription(username="alice", active=True)
+    with store.transaction(rig.conn):
+        accounts.set_subscription(rig.conn, account.id, True)
+    assert subscription_reactivated(rig.conn, rig.clock()) == 1
+    assert rig.submitter.next_due() == pytest.approx(rig.clock())
+    assert rig.submitter.run_due().delivered == 2
+
+
+def test_body_subscription_inactive_is_read(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_subscription(username="alice", active=False, legacy_402=False)
+    account = rig.sign_in(TOKEN_A, active=True)
+    rig.enqueue("https://n.example/")
+    assert rig.submitter.run_due().delivered == 1  # recorded, though sandboxed
+    after = accounts.get(rig.conn, account.id)
+    assert after is not None and after.subscription_active is False
+    assert rig.events.named("subscription") == [{"active": False}]
+    sim.control.set_subscription(username="alice", active=True)
+    rig.enqueue("https://n.example/2")
+    rig.submitter.run_due()
+    assert rig.events.named("subscription") == [{"active": False}, {"active": True}]
+
+
+def test_two_accounts_never_share_a_token(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 503}])
+    alice = rig.sign_in(TOKEN_A)
+    rig.enqueue("https://alice.example/1")
+    report = rig.submitter.run_due()  # verified, then 503: alice's batch waits with its key
+    assert report.waiting == "backoff"
+    rig.enqueue("https://alice.example/2")
+    bob = rig.sign_in(TOKEN_B)  # another user signs in on this browser
+    rig.enqueue("https://bob.example/1")
+    rig.clock.t += 10
+    report = rig.submitter.flush()
+    assert report.delivered == 1
+    assert rig.states()["https://alice.example/1"] == "pending"
+    assert rig.states()["https://alice.example/2"] == "pending"
+    summary = status_summary(rig.conn, rig.clock(), rig.settings)
+    assert summary["waiting_for_other_accounts"] == 2
+    # Nothing of alice's was ever sent with bob's token.
+    for request in bulk(sim):
+        if request["token_fingerprint"] == fingerprint(TOKEN_B):
+            assert request["urls"] == ["https://bob.example/1"]
+    assert {f["url"] for f in sim.control.flattrs() if f["username"] == "bob"} == {
+        "https://bob.example/1"
+    }
+    assert rig.submitter.run_due().waiting == "waiting_for_account"
+    # Alice signs in again (a new token): her items go, under her name.
+    sim.control.add_user("alice", "token-alice-3")
+    rig.sign_in("token-alice-3")
+    assert rig.submitter.run_due().delivered == 2
+    assert accounts.current(rig.conn) == accounts.get(rig.conn, alice.id)
+    by_user = {(f["url"], f["username"]) for f in sim.control.flattrs()}
+    assert by_user == {
+        ("https://alice.example/1", "alice"),
+        ("https://alice.example/2", "alice"),
+        ("https://bob.example/1", "bob"),
+    }
+    assert bob.id != alice.id
+
+
+def test_no_account_or_no_token_sends_nothing(rig: Rig, sim: SimProcess) -> None:
+    account = rig.sign_in(TOKEN_A)
+    rig.enqueue("https://o.example/")
+    with store.transaction(rig.conn):
+        accounts.sign_out(rig.conn, rig.clock())
+    report = rig.submitter.run_due()
+    assert report.waiting == "signed_out" and report.requests == 0
+    assert rig.submitter.next_due() is None
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] == "signed_out"
+    assert account.id
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+
+def test_403_rate_limit_holds_until_reset_without_counting(rig: Rig, sim: SimProcess) -> None:
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://p.example/")
+    rig.submitter.run_due()  # verifies and delivers
+    (item,) = rig.enqueue("https://p.example/2")
+    sim.control.set_rate_limit(limit=10, remaining=0, reset_in=30)
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.waiting == "rate_limited"
+    (request,) = [r for r in bulk(sim) if r["urls"] == ["https://p.example/2"]]
+    assert request["status"] == 403
+    assert rig.batch_of(item).attempts == 0  # not counted
+    assert report.retry_at is not None and start + 29 <= report.retry_at <= start + 33
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] == "rate_limited"
+    rig.clock.t = start + 10
+    assert rig.submitter.run_due().requests == 0
+    sim.control.set_rate_limit(limit=1000, remaining=1000, reset_in=3600)
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_429_holds_for_retry_after_without_counting(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 429, "retry_after": 20}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://q.example/")
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.waiting == "rate_limited"
+    assert rig.batch_of(item).attempts == 0
+    assert report.retry_at is not None and report.retry_at >= start + 20
+    rig.clock.t = start + 19
+    assert rig.submitter.run_due().requests == 0
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_stays_under_the_rate_limit_reserve(rig: Rig, sim: SimProcess) -> None:
+    rig.renew(batch_size=1, rate_limit_reserve=5)
+    sim.control.set_rate_limit(limit=100, remaining=7, reset_in=60)
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://r.example/1", "https://r.example/2")
+    start = rig.clock()
+    report = rig.submitter.run_due()  # user (7 → 6), first batch (6 → 5), then stop
+    assert report.delivered == 1 and report.waiting == "rate_limited"
+    assert len(bulk(sim)) == 1 and all(r["status"] == 200 for r in bulk(sim))
+    assert report.retry_at is not None and start + 59 <= report.retry_at <= start + 63
+    assert store.get(rig.conn, RATE_LIMIT_KEY)["remaining"] == 5
+    assert rig.submitter.flush().requests == 0  # a flush cannot lift the server's limit
+    sim.control.set_rate_limit(limit=100, remaining=100, reset_in=3600)
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+# --- refused URLs ----------------------------------------------------------------------------
+
+
+def test_400_rejects_exactly_the_named_urls(rig: Rig, sim: SimProcess) -> None:
+    bad = "https://bad.example/"
+    sim.control.set_faults(reject_urls=[bad])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://s.example/1", bad, "https://s.example/2", bad)
+    report = rig.submitter.run_due()
+    assert (report.delivered, report.rejected) == (2, 2)
+    rows = rig.conn.execute("SELECT url, state, error FROM flattrs").fetchall()
+    assert {(r["url"], r["state"]) for r in rows} == {
+        ("https://s.example/1", "delivered"),
+        (bad, "rejected"),
+        ("https://s.example/2", "delivered"),
+    }
+    assert all("cannot be flattred" in r["error"] for r in rows if r["state"] == "rejected")
+    keys = [r["idempotency_key"] for r in bulk(sim)]
+    assert len(keys) == 2 and keys[0] != keys[1]  # the rest went as a new batch
+    assert sorted(f["url"] for f in sim.control.flattrs()) == [
+        "https://s.example/1",
+        "https://s.example/2",
+    ]
+    assert rig.submitter.flush().requests == 0  # rejected items are never resent
+
+
+def test_400_without_names_bisects_to_the_refused_item(rig: Rig, sim: SimProcess) -> None:
+    refusal = {"status": 400, "body": {"error": "invalid_parameters", "error_description": "nope"}}
+    sim.control.set_faults(script=[refusal, {}, refusal, {}, refusal])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://t.example/1", "https://t.example/2", "https://t.example/3", "bad")
+    report = rig.submitter.run_due()
+    assert (report.delivered, report.rejected, report.requests) == (3, 1, 6)
+    assert rig.states()["bad"] == "rejected"
+    assert [len(r["urls"]) for r in bulk(sim)] == [4, 2, 2, 1, 1]
+    error = rig.conn.execute("SELECT error FROM flattrs WHERE url = 'bad'").fetchone()[0]
+    assert "nope" in error
+
+
+# --- restart and recovery --------------------------------------------------------------------
+
+
+def test_restart_continues_the_schedule(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 503, "retry_after": 50}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://u.example/")
+    report = rig.submitter.run_due()
+    key = rig.batch_of(item).idempotency_key
+    restarted = rig.renew()
+    assert restarted.next_due() == pytest.approx(report.retry_at)
+    assert restarted.run_due().requests == 0
+    rig.clock.to(report.retry_at)
+    assert restarted.run_due().delivered == 1
+    assert {r["idempotency_key"] for r in bulk(sim)} == {key}
+
+
+def test_items_left_in_flight_go_again_with_the_same_key(rig: Rig, sim: SimProcess) -> None:
+    # As if a submitter died mid-request after the server recorded the batch.
+    sim.control.set_faults(script=[{"drop": True, "accept": True}], dedupe=True)
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://v.example/")
+    report = rig.submitter.run_due()
+    with store.transaction(rig.conn):
+        rig.conn.execute("UPDATE flattrs SET state = 'in_flight'")
+    rig.renew()
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+    assert len(sim.control.flattrs()) == 1
+    assert len({r["idempotency_key"] for r in bulk(sim)}) == 1
+    assert item
+
+
+def test_status_summary_shape(rig: Rig, sim: SimProcess) -> None:
+    sim.control.set_faults(script=[{"status": 503}])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://w.example/")
+    report = rig.submitter.run_due()
+    summary = status_summary(rig.conn, rig.clock(), rig.settings)
+    assert summary["counts"] == {
+        "pending": 1,
+        "in_flight": 0,
+        "delivered": 0,
+        "failed": 0,
+        "rejected": 0,
+    }
+    assert summary["hold"] == "backoff"
+    assert summary["next_retry_at"] == pytest.approx(report.retry_at)
+    assert summary["last_error"]["status"] == 503
+    assert "503" in summary["last_error_text"]
+    assert summary["rate_limit"]["remaining"] is not None
+    json.dumps(summary)
+
+
+# --- cases the local server cannot produce (exact answers via MockTransport) -------------------
+
+
+def mock_rig(tmp_path: Path, handler: Any, **overrides: Any) -> Rig:
+    settings = Settings(
+        api_base="https://api.flattr.test", backoff_jitter=0.0, submit_delay=0.0, **overrides
+    )
+    path = tmp_path / "mock.sqlite3"
+    conn = store.connect(path, settings)
+    clock, events = Clock(), Events()
+    submitter = Submitter(
+        conn, settings, on_event=events, transport=httpx.MockTransport(handler), clock=clock
+    )
+    return Rig(conn, settings, clock, events, submitter, path)
+
+
+def user_or(bulk_answer: Any) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/rest/v2/user":
+            return httpx.Response(200, json={"username": "mock"})
+        result: httpx.Response = bulk_answer(request)
+        return result
+
+    return handler
+
+
+def test_plain_http_only_to_loopback(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "x.sqlite3", Settings())
+    for base in ("http://127.0.0.1:8080", "http://[::1]:80", "http://localhost:9"):
+        Submitter(conn, Settings(api_base=base))
+    for base in ("http://api.flattr.com", "http://10.0.0.1", "ftp://api.flattr.com"):
+        with pytest.raises(SubmitterConfigError, match="api_base"):
+            Submitter(conn, Settings(api_base=base))
+
+
+def test_413_halves_the_batch(tmp_path: Path) -> None:
+    sizes: list[int] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)
+        sizes.append(len(items))
+        return httpx.Response(413 if len(items) > 2 else 200, json={"status": "success"})
+
+    rig = mock_rig(tmp_path, user_or(answer))
+    rig.sign_in("t")
+    rig.enqueue(*[f"https://x.example/{i}" for i in range(5)])
+    report = rig.submitter.run_due()
+    assert report.delivered == 5 and report.rejected == 0
+    assert sizes == [5, 3, 2, 2, 1]
+
+
+def test_401_no_means_is_not_a_sign_out(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": "no_means", "error_description": "no money"})
+
+    rig = mock_rig(tmp_path, user_or(answer))
+    account = rig.sign_in("t")
+    rig.enqueue("https://y.example/")
+    report = rig.submitter.run_due()
+    assert report.waiting == "subscription_inactive"
+    after = accounts.get(rig.conn, account.id)
+    assert after is not None and after.token == "t"
+    assert rig.events.named("signed_out") == []
+
+
+def test_unexpected_status_counts_an_attempt(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="<html>gone</html>")
+
+    rig = mock_rig(tmp_path, user_or(answer), max_attempts=2)
+    rig.sign_in("t")
+    (item,) = rig.enqueue("https://z.example/")
+    report = rig.submitter.run_due()
+    assert rig.batch_of(item).attempts == 1 and report.waiting == "backoff"
+    assert "404" in (report.error or "") and "gone" in (report.error or "")
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().failed == 1
+
+
+def test_verification_network_error_backs_off(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        raise httpx.ConnectError("refused", request=request)
+
+    rig = mock_rig(tmp_path, handler)
+    rig.sign_in("t")
+    rig.enqueue("https://v.example/")
+    report = rig.submitter.run_due()
+    assert report.waiting == "backoff" and calls == ["/rest/v2/user"]
+    assert report.retry_at is not None and report.retry_at > rig.clock()
+    assert rig.submitter.run_due().requests == 0  # held
+    second = rig.submitter.run_due(now=report.retry_at)
+    assert second.retry_at is not None
+    assert second.retry_at - report.retry_at > report.retry_at - rig.clock()  # grows
+
+
+def test_redirects_are_not_followed_with_the_token(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "https://evil.example/"})
+
+    rig = mock_rig(tmp_path, handler)
+    rig.sign_in("t")
+    rig.enqueue("https://w.example/")
+    rig.submitter.run_due()
+    assert all("evil" not in url for url in seen)
