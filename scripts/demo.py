@@ -78,6 +78,10 @@ def main() -> int:
             )
             show("account", reply["result"])
 
+            step("Fault injection: the API will answer 503 twice (the second with Retry-After: 1)")
+            sim.control.set_faults(script=[{"status": 503}, {"status": 503, "retry_after": 1}])
+            show("server plan", sim.control.faults())
+
             step("Attention on pages: each segment is acknowledged only once on disk")
             expected = 0
             for url, title, seconds in PAGES:
@@ -102,17 +106,18 @@ def main() -> int:
             )["result"]["results"][0]
             show("a private-window segment", f"counted={private['counted']} ({private['reason']})")
 
-            step("The API fails twice with 503; the host retries with back-off")
-            sim.control.set_faults(script=[{"status": 503}, {"status": 503, "retry_after": 1}])
+            step("The host submits; it retries the 503s with back-off under one Idempotency-Key")
             host.request("tick")
             deadline = time.monotonic() + 60
             seen = 0
+            first = 0.0
             while time.monotonic() < deadline:
                 received = sim.control.received()
                 for req in received[seen:]:
+                    first = first or req["time"]
                     show(
-                        "server got",
-                        f"HTTP {req['status']} for {len(req['urls'])} flattr(s), "
+                        f"t+{req['time'] - first:4.1f} s server answered",
+                        f"HTTP {req['status']} to {len(req['urls'])} flattr(s), "
                         f"Idempotency-Key {str(req['idempotency_key'])[:8]}…",
                     )
                 seen = len(received)
@@ -124,6 +129,7 @@ def main() -> int:
             step("Result")
             status = host.request("status")["result"]
             q = status["queue"]
+            show("account", f"{status['account']['username']} (learnt from GET /rest/v2/user)")
             show(
                 "queue", f"{q['delivered']} delivered, {q['pending']} pending, {q['failed']} failed"
             )

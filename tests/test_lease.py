@@ -128,6 +128,8 @@ def test_run_due_is_busy_while_another_process_holds_it(tmp_path: Path, sim: Sim
     assert report.waiting == "busy" and report.requests == 0
     assert report.retry_at is not None and report.retry_at > started
     assert time.time() - started < 1.0  # returns quickly
+    due = submitter.next_due()
+    assert due is not None and due >= started + 1.0  # a scheduler does not spin on the lease
     assert sim.control.received() == []
 
 

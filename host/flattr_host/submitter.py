@@ -292,6 +292,10 @@ class Submitter:
         )
         if rate_until is not None:
             due = max(due, rate_until)
+        holder = lease.holder_of(self._conn, LEASE_NAME, now)
+        if holder is not None and holder != self._holder:
+            # Another process is submitting; look again later rather than spin on the lease.
+            due = max(due, now + BUSY_RETRY_SECONDS)
         return due
 
     def close(self) -> None:
