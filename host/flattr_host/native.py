@@ -142,6 +142,9 @@ def serve(
     # Firefox sends SIGTERM 3 s after closing stdin; leave as cleanly as for end of input.
     signal.signal(signal.SIGTERM, _raise_exit)
 
+    # Started right after hello: submission needs SQLite and (when sending) httpx, not pydantic.
+    loop: Any = None
+    # Started at the first other request: validation imports pydantic, the heaviest part.
     service: Any = None
     try:
         while True:
@@ -153,26 +156,25 @@ def serve(
             except framing.FrameError as exc:
                 # Only an over-cap length gets here: the stream cannot be resynchronised.
                 if batch:
-                    service = service or _start_service(home, settings, writer.send)
+                    loop = loop or _start_loop(home, settings, writer.send)
+                    service = service or _start_service(home, settings, writer.send, loop)
                     _send_all(writer, service.handle_batch(batch))
                 writer.send(error(None, exc.code, exc.message))
                 return 1
             if service is None and _is_hello(batch[0]):
-                # Answered before the heavy imports below: the browser is waiting for it.
+                # Answered before any heavy import: the browser is waiting for it.
                 writer.send(answer_hello(batch.pop(0), []))
-                if not batch:
-                    service = _start_service(home, settings, writer.send)
-                    continue
-            if service is None:
-                service = _start_service(home, settings, writer.send)
-            _send_all(writer, service.handle_batch(batch))
-    except framing.EndOfInput:
-        return 0
-    except SystemExit:
+            loop = loop or _start_loop(home, settings, writer.send)
+            if batch:
+                service = service or _start_service(home, settings, writer.send, loop)
+                _send_all(writer, service.handle_batch(batch))
+    except (framing.EndOfInput, SystemExit):
         return 0
     finally:
         if service is not None:
             service.close()
+        if loop is not None:
+            loop.stop()
 
 
 def _decode(payload: bytes) -> Any:
@@ -192,12 +194,35 @@ def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
         writer.send(reply)
 
 
-def _start_service(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
+def _start_loop(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
+    """Logs, the database (created or migrated) and the background submission loop."""
+    try:
+        from . import logs, paths, store
+        from .replies import event
+        from .scheduler import SubmitLoop
+
+        logs.setup(paths.log_dir(), settings)
+        db = paths.database_path(home)
+        store.connect(db, settings).close()  # create or migrate once, before the thread starts
+        loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))
+        loop.start()
+        logs.log.info("host started (pid %s, database %s)", os.getpid(), db)
+        return loop
+    except Exception as exc:  # keep answering: a dead host shows the user nothing useful
+        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
+        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
+
+
+def _start_service(
+    home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None], loop: Any
+) -> Any:
+    if isinstance(loop, _Unavailable):
+        return loop
     try:
         from .service import Service
 
-        return Service.open(home, settings, emit=emit)
-    except Exception as exc:  # keep answering: a dead host shows the user nothing useful
+        return Service.open(home, settings, emit=emit, loop=loop)
+    except Exception as exc:
         print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
         return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
 
@@ -212,6 +237,9 @@ class _Unavailable:
         return [error(request_id(m), "storage_error", self._why) for m in batch]
 
     def close(self) -> None:
+        pass
+
+    def stop(self) -> None:
         pass
 
 

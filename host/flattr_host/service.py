@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 from . import accounts, export, framing, hello, ledger, paths, sites, status, store, urls
 from . import protocol as p
 from .logs import log, redact_secret
-from .logs import setup as setup_logs
 from .replies import error, event, ok, request_id
 from .scheduler import SubmitLoop
 from .settings import Settings
@@ -39,23 +38,16 @@ class Service:
         self.clock = time.time
 
     @classmethod
-    def open(cls, home: Path, settings: Settings, *, emit: Emit, submit: bool = True) -> Service:
-        setup_logs(paths.log_dir(), settings)
-        db = paths.database_path(home)
-        conn = store.connect(db, settings)
+    def open(
+        cls, home: Path, settings: Settings, *, emit: Emit, loop: SubmitLoop | None = None
+    ) -> Service:
+        """Open the database for requests; ``loop`` (if any) submits in the background."""
+        conn = store.connect(paths.database_path(home), settings)
         account = accounts.current(conn)
         redact_secret(account.token if account else None)
-        loop = (
-            SubmitLoop(db, settings, emit_event=lambda e, d: emit(event(e, d))) if submit else None
-        )
-        if loop is not None:
-            loop.start()
-        log.info("host started (pid %s, database %s)", __import__("os").getpid(), db)
         return cls(conn, settings, emit, loop)
 
     def close(self) -> None:
-        if self.loop is not None:
-            self.loop.stop()
         self.conn.close()
 
     # --- dispatch -----------------------------------------------------------------------------
@@ -91,7 +83,7 @@ class Service:
                 rid, "unknown_type", f"unknown type {message['type']!r}; known: {known}"
             ), False
         try:
-            request = p.REQUEST_ADAPTER.validate_python(message)
+            request: Any = p.parse_request(message)
         except ValidationError as exc:
             return error(rid, "invalid_request", _describe(exc)), False
         handler = getattr(self, f"_on_{request.type}")

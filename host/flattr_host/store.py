@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# Pause between attempts when another process holds the database while we set it up.
+SETUP_RETRY_SECONDS = 0.02
 
 
 class StoreError(Exception):
@@ -111,14 +114,25 @@ def connect(path: Path, settings: Settings) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")
     if settings.synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
         raise StoreError(f"synchronous must be NORMAL, FULL or EXTRA, not {settings.synchronous}")
     conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
     conn.execute("PRAGMA foreign_keys = ON")
-    _migrate(conn, path)
+    deadline = time.monotonic() + settings.busy_timeout_ms / 1000
+    while True:
+        # Switching to WAL and migrating can meet another process doing the same at the same
+        # instant, and SQLite then answers "locked" without waiting: wait here instead.
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"{path}: could not switch to WAL mode (got {mode})")
+            _migrate(conn, path)
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                conn.close()
+                raise
+            time.sleep(SETUP_RETRY_SECONDS)
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(f"{path}{suffix}", 0o600)

@@ -272,8 +272,7 @@ class Submitter:
             return None
         candidates: list[float] = []
         if account.username is None:
-            if queue.unsent_by_account(self._conn):
-                candidates.append(now)
+            candidates.append(now)
         else:
             batch_at = queue.next_batch_at(self._conn, account.id)
             if batch_at is not None:
@@ -323,8 +322,8 @@ class Submitter:
             report.waiting = RATE_LIMITED
             return False
         if account.username is None:
-            if not queue.unsent_by_account(conn):
-                return False
+            # Learn whose token this is at once, not at the first flattr: if the token is rejected
+            # before that, flattrs bound to a nameless account could never be claimed again.
             return self._verify(account, now, report)
         newest = queue.newest_unbatched(conn, account.id)
         waiting_delay = False
