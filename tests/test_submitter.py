@@ -359,7 +359,9 @@ def test_401_signs_out_and_keeps_the_items(rig: Rig, sim: SimProcess) -> None:
     report = rig.submitter.run_due()
     assert report.waiting == "signed_out"
     assert [r["status"] for r in bulk(sim)] == [401]
-    assert rig.events.named("signed_out") == [{"reason": "token_rejected"}]
+    (signed_out,) = rig.events.named("signed_out")
+    assert signed_out["signed_out_reason"] == "token_rejected"
+    assert (signed_out["signed_in"], signed_out["username"]) == (False, "alice")
     after = accounts.get(rig.conn, account.id)
     assert after is not None and after.token is None
     assert rig.states() == {"https://l.example/": "pending"}

@@ -19,15 +19,15 @@ PROG = "flattr-host"
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["sim"]:  # its own options, --help included, belong to the server
+        from .sim import main as sim_main
+
+        return sim_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "sim":
-        from .sim import main as sim_main
-
-        return sim_main(args.sim_args)
     if args.command == "schema":
         return _schema(args)
     home = paths.data_home()
@@ -69,8 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sign-out", help="forget the token; queued flattrs wait for the same account")
     e = sub.add_parser("export", help="your data as JSON (never the token)")
     e.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
-    sim = sub.add_parser("sim", help="run the local Flattr server", add_help=False)
-    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    sub.add_parser("sim", help="run the local Flattr server (`flattr-host sim --help`)")
     sc = sub.add_parser("schema", help="write the protocol's JSON Schema")
     sc.add_argument("-o", "--output", type=Path)
     sc.add_argument("--check", type=Path, help="exit 1 when this file is not up to date")
@@ -211,7 +210,8 @@ def _cmd_sites(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
                 site = urls.site_of(args.site)
                 if site is None:
                     return _fail(f"{args.site!r} is not a public site name")
-                sites.set_site(conn, site, None if args.action == "default" else args.action, now)
+                setting = {"enable": "enabled", "disable": "disabled", "default": None}
+                sites.set_site(conn, site, setting[args.action], now)
     result = status.sites_result(conn, now, settings)
     print(f"mode: {result.mode}")
     for entry in result.sites:

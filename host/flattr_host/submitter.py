@@ -463,7 +463,7 @@ class Submitter:
             self._record_error(answer, now, report)
             if answer.status == 401 and answer.code not in NO_MEANS_CODES:
                 accounts.token_rejected(self._conn, account.id, now)
-                events.append((SIGNED_OUT, {"reason": "token_rejected"}))
+                events.append((SIGNED_OUT, _signed_out_state(account)))
                 report.waiting = SIGNED_OUT
             elif _rate_limited(answer):
                 self._rate_hold(answer, now, report)
@@ -498,7 +498,7 @@ class Submitter:
         accounts.token_rejected(self._conn, account.id, now)
         self._record_error(answer, now, report)
         report.waiting = SIGNED_OUT
-        events.append((SIGNED_OUT, {"reason": "token_rejected"}))
+        events.append((SIGNED_OUT, _signed_out_state(account)))
 
     def _subscription_refused(
         self,
@@ -724,6 +724,16 @@ class Submitter:
             self._on_event(name, payload)
         except Exception:  # a broken listener must not undo or repeat a recorded outcome
             log.exception("event listener failed for %s", name)
+
+
+def _signed_out_state(account: Account) -> dict[str, Any]:
+    """The ``signed_out`` event's data: the account state of PROTOCOL.md."""
+    return {
+        "signed_in": False,
+        "username": account.username,
+        "subscription_active": account.subscription_active,
+        "signed_out_reason": "token_rejected",
+    }
 
 
 def _new_key() -> str:

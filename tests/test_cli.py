@@ -1,0 +1,103 @@
+"""`flattr-host <command>` as a person runs it: a real process on a real database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import make_home, sim_env
+
+from flattr_host import accounts, paths, queue, store
+from flattr_host.settings import load_settings
+from flattr_host.sim.client import SimProcess
+
+BACKLOG = 250
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flattr_host", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _seed(home: Path, token: str | None, n: int) -> None:
+    conn = store.connect(paths.database_path(home), load_settings(home))
+    with store.transaction(conn):
+        account = accounts.sign_in(conn, token, True, time.time()) if token else None
+        for i in range(n):
+            queue.enqueue(
+                conn,
+                url=f"https://backlog.example.com/{i}",
+                page_url=f"https://backlog.example.com/{i}",
+                site="example.com",
+                title=None,
+                day="2026-11-25",
+                reason="attention",
+                account_id=account.id if account else None,
+                now=time.time(),
+            )
+    conn.close()
+
+
+def test_flush_sends_a_large_backlog_with_progress(tmp_path: Path, fresh_sim: SimProcess) -> None:
+    home = make_home(tmp_path / "home", batch_size=20)
+    env = sim_env(home, fresh_sim)
+    fresh_sim.control.add_user("backlog", "backlog-token")
+    _seed(home, "backlog-token", BACKLOG)
+    before = run(env, "status")
+    assert "250 pending" in before.stdout and "flattr-host flush" in before.stdout
+    result = run(env, "flush")
+    assert result.returncode == 0, result.stderr
+    assert f"{BACKLOG} delivered" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("sent ")]
+    assert len(progress) >= BACKLOG // 20 and progress[-1] == f"sent {BACKLOG}/{BACKLOG}"
+    assert len(fresh_sim.control.flattrs()) == BACKLOG
+    assert "0 pending" in run(env, "status").stdout
+
+
+def test_flush_signed_out_says_what_to_do(tmp_path: Path, fresh_sim: SimProcess) -> None:
+    home = make_home(tmp_path / "home")
+    result = run(sim_env(home, fresh_sim), "flush")
+    assert result.returncode == 1
+    assert "sign in" in result.stderr and "then run this again" in result.stderr
+
+
+def test_sites_and_mode(tmp_path: Path, fresh_sim: SimProcess) -> None:
+    env = sim_env(make_home(tmp_path / "home"), fresh_sim)
+    assert run(env, "sites", "disable", "https://www.Example.co.uk/page").returncode == 0
+    listing = run(env, "sites", "--mode", "enabled").stdout
+    assert "mode: enabled" in listing and "example.co.uk" in listing and "disabled" in listing
+    bad = run(env, "sites", "enable", "localhost")
+    assert bad.returncode == 1 and "not a public site" in bad.stderr
+
+
+def test_queue_history_export_and_sign_out(tmp_path: Path, fresh_sim: SimProcess) -> None:
+    home = make_home(tmp_path / "home")
+    env = sim_env(home, fresh_sim)
+    _seed(home, "cli-token", 3)
+    assert run(env, "queue").stdout.count("pending") == 3
+    assert "backlog.example.com/2" in run(env, "history").stdout
+    exported = json.loads(run(env, "export").stdout)
+    assert len(exported["flattrs"]) == 3 and exported["format"] == "flattr-companion-export"
+    assert "cli-token" not in json.dumps(exported)
+    assert run(env, "sign-out").stdout.strip() == "signed out"
+    assert "signed out" in run(env, "status").stdout
+
+
+def test_help_and_sim_passthrough(tmp_path: Path) -> None:
+    env = sim_env(make_home(tmp_path / "home"), SimStub())
+    assert "flush" in run(env, "--help").stdout
+    sim_help = run(env, "sim", "--help")
+    assert sim_help.returncode == 0 and "--dedupe" in sim_help.stdout
+
+
+class SimStub:
+    base = "http://127.0.0.1:9"
