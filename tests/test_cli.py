@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 from conftest import make_home, sim_env
-
 from flattr_host import accounts, paths, queue, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess

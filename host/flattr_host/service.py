@@ -189,7 +189,9 @@ class Service:
             raise RequestFailed(
                 code, outcome.detail or f"cannot flattr this page: {outcome.reason}"
             )
-        return p.FlattrNowResult(url=outcome.url, flattr_id=outcome.flattr_id), True
+        return p.FlattrNowResult(
+            url=outcome.submit_url or outcome.url, flattr_id=outcome.flattr_id
+        ), True
 
     def _on_page_status(self, r: p.PageStatusRequest) -> tuple[BaseModel, bool]:
         if r.private:
