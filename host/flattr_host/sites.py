@@ -6,6 +6,7 @@ disabling any site stops it). Disabling a site deletes what was recorded about i
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -242,6 +243,7 @@ def _path_matches(patterns: tuple[str, ...], path: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)  # pure and asked for every segment
 def builtin_category(url: str) -> str | None:
     """Category of the first built-in rule that blocks this (normalized) URL, or None."""
     parts = urlsplit(url)

@@ -6,6 +6,7 @@ module stays cheap, so the host can answer ``hello`` first.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -70,6 +71,10 @@ _psl_lock = threading.Lock()
 _psl_instance: Any = None
 
 
+# Pure URL functions are memoised: one segment asks for the same URL's identity several times.
+URL_CACHE_SIZE = 4096
+
+
 def _psl() -> Any:
     """The one PublicSuffixList of this process, loaded on first use."""
     global _psl_instance
@@ -127,6 +132,7 @@ def _host(raw: str) -> str | None:
     return host if _HOST_RE.match(host) else None
 
 
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def _split(url: str) -> tuple[SplitResult, str, int | None] | None:
     """urlsplit with the checks normalize needs: http(s), a valid host, a valid port."""
     try:
@@ -160,6 +166,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def _site_of_host(host: str) -> str | None:
     if _is_ip(host) or _local_reason(host) is not None:
         return None
@@ -197,6 +204,7 @@ def _query(query: str, keys: tuple[str, ...]) -> str:
     return urlencode([(k, first[k]) for k in keys if k in first], quote_via=quote)
 
 
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def normalize(url: str) -> str | None:
     """The page's identity: scheme, host, port unless default, path and meaningful query keys.
     None for anything that is not a valid http(s) URL."""
@@ -269,6 +277,7 @@ def classify_host(host: str) -> str | None:
     return INTRANET if _site_of_host(host) is None else None
 
 
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def classify(url: str) -> Classified:
     """Normalize ``url`` and say whether it is a public web page. An AMP viewer URL is classified
     (and identified) as the real page it shows."""
@@ -304,6 +313,7 @@ def valid_auto_submit(href: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=host, fragment=""))
 
 
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def resolve_target(page_url: str, meta: PageMeta) -> str:
     """The URL to submit for this page: the page's declared auto-submit URL (so the creator gets
     the flattr), else its canonical URL when on the same site, else the real page behind an AMP
