@@ -35,6 +35,8 @@ class Service:
         self.settings = settings
         self.emit = emit
         self.loop = loop
+        # Events of the current request; sent only once its transaction has committed.
+        self._events: list[dict[str, Any]] = []
         self.clock = time.time
 
     @classmethod
@@ -55,18 +57,24 @@ class Service:
     def handle_batch(self, messages: list[Any]) -> list[dict[str, Any]]:
         """Handle a burst of messages in one transaction; replies only after it commits."""
         replies: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         wake = False
         try:
             with store.transaction(self.conn):
                 for message in messages:
+                    self._events = []
                     reply, woke = self._handle_one(message)
                     replies.append(reply)
+                    if reply["ok"]:
+                        events += self._events
                     wake = wake or woke
         except sqlite3.Error as exc:
             log.error("transaction failed, nothing acknowledged: %s", exc)
             return [
                 error(request_id(m), "storage_error", f"nothing was saved: {exc}") for m in messages
             ]
+        for e in events:
+            self.emit(e)
         if wake and self.loop is not None:
             self.loop.wake()
         return replies
@@ -123,7 +131,7 @@ class Service:
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
         log.info("signed in (account %s) from the flattr.com handshake", account.id)
         state = status.account_state(account)
-        self.emit(event("signed_in", state.model_dump(mode="json")))
+        self._events.append(event("signed_in", state.model_dump(mode="json")))
         return state, True
 
     def _on_subscription(self, r: p.SubscriptionRequest) -> tuple[BaseModel, bool]:
@@ -140,14 +148,14 @@ class Service:
 
             subscription_reactivated(self.conn, self.clock(), account.id)
         state = status.account_state(accounts.current(self.conn))
-        self.emit(event("subscription", {"active": r.active}))
+        self._events.append(event("subscription", {"active": r.active}))
         return state, r.active
 
     def _on_sign_out(self, r: p.SignOutRequest) -> tuple[BaseModel, bool]:
         accounts.sign_out(self.conn, self.clock())
         log.info("signed out by the user")
         state = status.account_state(None, reason="user")
-        self.emit(event("signed_out", state.model_dump(mode="json")))
+        self._events.append(event("signed_out", state.model_dump(mode="json")))
         return state, False
 
     def _on_attention(self, r: p.AttentionRequest) -> tuple[BaseModel, bool]:
