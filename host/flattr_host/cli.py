@@ -16,6 +16,7 @@ from . import __version__, accounts, export, paths, sites, status, store
 from .settings import Settings, SettingsError, load_settings
 
 PROG = "flattr-host"
+INSTALL_COMMANDS = ("install", "uninstall", "doctor")
 
 
 def main(argv: list[str]) -> int:
@@ -35,6 +36,10 @@ def main(argv: list[str]) -> int:
         settings = load_settings(home)
     except SettingsError as exc:
         return _fail(str(exc))
+    if args.command in INSTALL_COMMANDS:  # they never open the database
+        from .install import commands
+
+        return commands.run(args.command, args, settings)
     try:
         conn = store.connect(paths.database_path(home), settings)
     except (sqlite3.Error, store.StoreError, OSError) as exc:
@@ -69,6 +74,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sign-out", help="forget the token; queued flattrs wait for the same account")
     e = sub.add_parser("export", help="your data as JSON (never the token)")
     e.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    i = sub.add_parser("install", help="register the host with your browsers")
+    i.add_argument(
+        "--browser",
+        action="append",
+        metavar="NAME",
+        help="auto (default: the browsers found here), all, chrome, chrome-beta, chrome-dev, "
+        "chromium, edge, edge-beta, edge-dev, brave, vivaldi, firefox, or NAME-flatpak; repeatable",
+    )
+    i.add_argument("--system", action="store_true", help="for all users (needs admin rights)")
+    i.add_argument("--dry-run", action="store_true", help="print every file and key; write none")
+    u = sub.add_parser("uninstall", help="remove everything `install` wrote")
+    u.add_argument("--system", action="store_true", help="the all-users install")
+    u.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
+    d = sub.add_parser("doctor", help="check every browser's registration and start the host")
+    d.add_argument("--browser", action="append", metavar="NAME", help="only these (see install)")
+    d.add_argument("--timeout", type=float, help="seconds to wait for hello (default 10)")
     sub.add_parser("sim", help="run the local Flattr server (`flattr-host sim --help`)")
     sc = sub.add_parser("schema", help="write the protocol's JSON Schema")
     sc.add_argument("-o", "--output", type=Path)

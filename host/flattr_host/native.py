@@ -128,19 +128,21 @@ def serve(
     reader = FrameReader(stdin_fd, settings.max_incoming_frame)
 
     caller = caller_id(argv)
-    if caller is not None and caller not in settings.allowed_extension_ids:
+    if caller is not None and caller not in settings.extension_ids:
         writer.send(
             error(
                 None,
                 "forbidden_caller",
                 f"extension {caller!r} may not use flattr-host; allowed: "
-                f"{', '.join(settings.allowed_extension_ids)}",
+                f"{', '.join(settings.extension_ids)}",
             )
         )
         return 1
 
     # Firefox sends SIGTERM 3 s after closing stdin; leave as cleanly as for end of input.
     signal.signal(signal.SIGTERM, _raise_exit)
+    # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
+    repairs = _self_heal(home, settings)
 
     # Started right after hello: submission needs SQLite and (when sending) httpx, not pydantic.
     loop: Any = None
@@ -163,7 +165,7 @@ def serve(
                 return 1
             if service is None and _is_hello(batch[0]):
                 # Answered before any heavy import: the browser is waiting for it.
-                writer.send(answer_hello(batch.pop(0), []))
+                writer.send(answer_hello(batch.pop(0), repairs))
             loop = loop or _start_loop(home, settings, writer.send)
             if batch:
                 service = service or _start_service(home, settings, writer.send, loop)
@@ -175,6 +177,17 @@ def serve(
             service.close()
         if loop is not None:
             loop.stop()
+
+
+def _self_heal(home: Path, settings: Settings) -> list[str]:
+    """Stdlib only and never raises: it runs before ``hello`` is answered."""
+    try:
+        from .install import selfheal
+
+        return selfheal.heal(home, settings)
+    except Exception as exc:
+        print(f"flattr-host: self-healing skipped: {exc}", file=sys.stderr)
+        return []
 
 
 def _decode(payload: bytes) -> Any:

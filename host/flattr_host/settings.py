@@ -34,6 +34,8 @@ class Settings:
         # Firefox add-on id (browser_specific_settings.gecko.id).
         "flattr-companion@flattr-companion.org",
     )
+    # Store ids of the published extension (Chrome Web Store, Edge Add-ons); none yet.
+    store_extension_ids: tuple[str, ...] = ()
     # Group commit: at most this many frames already waiting on stdin share one transaction.
     max_group_commit: int = 256
 
@@ -86,6 +88,11 @@ class Settings:
 
     # Whatever else settings.json held, kept so that a newer file does not break an older host.
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def extension_ids(self) -> tuple[str, ...]:
+        """Every extension id that may call the host (development, Firefox and store ids)."""
+        return (*self.allowed_extension_ids, *self.store_extension_ids)
 
     def is_retryable(self, status: int) -> bool:
         return status in self.retry_statuses

@@ -1,0 +1,98 @@
+"""The ``install``, ``uninstall`` and ``doctor`` commands: what the CLI runs and prints."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .. import paths
+from ..settings import Settings
+from . import doctor, installer, launcher, probe
+from .platform import SYSTEM, USER, Platform
+from .report import command
+
+
+def run(name: str, args: Any, settings: Settings, platform: Platform | None = None) -> int:
+    platform = platform or Platform.current(paths.data_home())
+    if name == "install":
+        return install(platform, settings, args.browser or [], args.system, args.dry_run)
+    if name == "uninstall":
+        return uninstall(platform, args.system, args.dry_run)
+    return run_doctor(platform, settings, args.browser, args.timeout or probe.TIMEOUT)
+
+
+def install(
+    platform: Platform,
+    settings: Settings,
+    names: list[str],
+    system: bool,
+    dry_run: bool,
+    source_probe: bool = True,
+) -> int:
+    scope = SYSTEM if system else USER
+    targets, problems = installer.resolve(names, platform, scope)
+    for problem in problems:
+        print(f"flattr-host: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    if not targets:
+        print(
+            "No browser found here. Name yours, e.g.: "
+            + command(platform, "install", "--browser", "chrome")
+            + "\n(browsers: chrome, chrome-beta, chrome-dev, chromium, edge, brave, vivaldi, "
+            "firefox, or their -flatpak builds)",
+            file=sys.stderr,
+        )
+        return 1
+    # The launcher runs `python -I -m flattr_host` when that interpreter imports this very
+    # package; otherwise it names the package's folder itself.
+    source = None
+    if source_probe and not launcher.imports_same_package(platform.executable):
+        source = launcher.PACKAGE_DIR.parent
+    plan = installer.plan(platform, settings, targets, scope, source=source)
+    print(f"Installing flattr-host for {', '.join(t.name for t in targets)} ({scope}):")
+    if dry_run:
+        for line in installer.describe(plan, platform):
+            print(f"  {line}")
+        print("Nothing written (--dry-run).")
+    else:
+        try:
+            installer.apply(plan, platform, lambda line: print(f"  {line}"))
+        except PermissionError as exc:
+            again = ["install", *(["--system"] if system else [])]
+            for name in names:
+                again += ["--browser", name]
+            print(f"flattr-host: permission denied: {exc.filename or exc}", file=sys.stderr)
+            print(f"Run: {command(platform, *again, scope=SYSTEM)}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"flattr-host: install failed: {exc}", file=sys.stderr)
+            return 1
+    for note in plan.notes:
+        print(f"  {note.line()}")
+    if not dry_run:
+        print(f"Check it with: {command(platform, 'doctor')}")
+    return 0
+
+
+def uninstall(platform: Platform, system: bool, dry_run: bool) -> int:
+    scope = SYSTEM if system else USER
+    try:
+        return installer.uninstall(platform, scope, dry_run=dry_run, say=lambda s: print(f"  {s}"))
+    except PermissionError as exc:
+        again = ["uninstall", *(["--system"] if system else [])]
+        print(f"flattr-host: permission denied: {exc.filename or exc}", file=sys.stderr)
+        print(f"Run: {command(platform, *again, scope=SYSTEM)}", file=sys.stderr)
+        return 1
+
+
+def run_doctor(
+    platform: Platform, settings: Settings, names: list[str] | None, timeout: float
+) -> int:
+    from .. import __version__
+
+    print(f"flattr-host {__version__} doctor (Python {platform.executable})")
+    sections = doctor.run(platform, settings, names=names, timeout=timeout)
+    for line in doctor.render(sections):
+        print(line)
+    return doctor.exit_status(sections)
