@@ -1,0 +1,90 @@
+// Builders for every request the extension sends to flattr-host (PROTOCOL.md). Each returns the
+// message without its `id` (host.js numbers requests). The tests validate every builder's output
+// against protocol.schema.json, so a field added here that the host does not know fails there.
+import { MAX_HISTORY_LIMIT, MAX_TITLE_LENGTH, PROTOCOL_VERSION } from "./settings.js";
+import { sanitizeMeta } from "./meta.js";
+
+export const MODES = Object.freeze(["all", "enabled", "metadata"]);
+export const SITE_SETTINGS = Object.freeze(["enabled", "disabled", "default"]);
+
+function title(value) {
+  return typeof value === "string" && value !== "" ? value.slice(0, MAX_TITLE_LENGTH) : null;
+}
+
+export function hello(extension) {
+  return {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    extension: {
+      id: String(extension.id ?? ""),
+      version: String(extension.version ?? ""),
+      browser: String(extension.browser ?? ""),
+    },
+  };
+}
+
+/** `subscription` only when flattr.com said something valid about it. */
+export function token(accessToken, subscription, pageUrl) {
+  const msg = { type: "token", token: accessToken, page_url: pageUrl };
+  if (subscription && typeof subscription.active === "boolean") {
+    msg.subscription = { active: subscription.active };
+  }
+  return msg;
+}
+
+export function subscription(active, pageUrl) {
+  return { type: "subscription", active, page_url: pageUrl };
+}
+
+export function signOut() {
+  return { type: "sign_out" };
+}
+
+export function attention(segments) {
+  return { type: "attention", segments };
+}
+
+export function flattrNow(page) {
+  return {
+    type: "flattr_now",
+    url: page.url,
+    title: title(page.title),
+    meta: sanitizeMeta(page.meta),
+    private: false,
+  };
+}
+
+export function pageStatus(page) {
+  return { type: "page_status", url: page.url, meta: sanitizeMeta(page.meta), private: false };
+}
+
+export function setSite(site, setting) {
+  return { type: "set_site", site, setting };
+}
+
+export function sites() {
+  return { type: "sites" };
+}
+
+export function setMode(mode) {
+  return { type: "set_mode", mode };
+}
+
+export function status() {
+  return { type: "status" };
+}
+
+export function history(before, limit) {
+  const msg = { type: "history" };
+  if (Number.isInteger(before)) msg.before = before;
+  if (Number.isInteger(limit)) msg.limit = Math.min(Math.max(limit, 1), MAX_HISTORY_LIMIT);
+  return msg;
+}
+
+export function exportPage(cursor) {
+  return typeof cursor === "string" ? { type: "export", cursor } : { type: "export" };
+}
+
+export function tick(force = false) {
+  return { type: "tick", force: Boolean(force) };
+}

@@ -1,0 +1,244 @@
+// The popup: asks the background for `ui:state`, renders popupView() with textContent only (page
+// titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
+// re-fetches when the background says `bg:changed`.
+import { api } from "../common/api.js";
+import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
+
+// Relative times ("in 4 min") are re-rendered this often while the popup stays open.
+const RERENDER_MS = 15000;
+// Several `bg:changed` in a row cause one re-fetch.
+const REFETCH_DEBOUNCE_MS = 150;
+
+const $ = (id) => document.getElementById(id);
+
+let tab = { id: undefined, incognito: false };
+let state = null;
+let refetchTimer = null;
+
+const nowSeconds = () => Date.now() / 1000;
+
+/**
+ * A request to the background; never throws: failures come back as `{ok: false, error}`. Result
+ * fields come spread into the answer (`{ok, url}`); an answer that nests them in `result` is
+ * flattened the same way.
+ */
+async function request(message) {
+  try {
+    const answer = await api.runtime.sendMessage(message);
+    if (answer && typeof answer === "object") {
+      const nested = answer.ok && answer.result && typeof answer.result === "object";
+      return nested ? { ...answer.result, ok: true } : answer;
+    }
+    return { ok: false, error: { code: "no_answer", message: "The background did not answer" } };
+  } catch {
+    const error = { code: "no_background", message: "The background is not running" };
+    return { ok: false, error };
+  }
+}
+
+function show(el, visible) {
+  el.hidden = !visible;
+}
+
+function setText(id, text) {
+  const el = $(id);
+  el.textContent = text || "";
+  show(el, Boolean(text));
+}
+
+/** One <p> (or <li>) per sentence, as text. */
+function setLines(id, lines, tag = "p") {
+  const items = (lines || []).map((line) => {
+    const el = document.createElement(tag);
+    el.textContent = line;
+    return el;
+  });
+  $(id).replaceChildren(...items);
+}
+
+function notice(text) {
+  $("notice").textContent = text || "";
+}
+
+function renderHost(host) {
+  show($("host"), Boolean(host));
+  if (!host) return;
+  $("host").dataset.tone = host.tone;
+  $("host-title").textContent = host.headline;
+  setLines("host-sentences", host.sentences);
+  show($("host-command-row"), Boolean(host.command));
+  $("host-command").textContent = host.command || "";
+  setText("host-detail", host.detail);
+}
+
+function renderAccount(account, subscription) {
+  show($("account"), Boolean(account));
+  if (!account) return;
+  $("account").dataset.tone = account.signedIn ? "ok" : "warn";
+  $("account-title").textContent = account.headline;
+  setLines("account-sentences", account.sentences);
+  show($("sign-in"), account.signIn);
+  show($("subscription"), Boolean(subscription));
+  if (subscription) {
+    $("subscription").dataset.tone = subscription.tone;
+    $("subscription-text").textContent = subscription.text;
+    show($("subscription-link"), Boolean(subscription.link));
+    $("subscription-link").textContent = subscription.link?.text || "";
+  }
+}
+
+function renderPage(page) {
+  show($("page"), Boolean(page));
+  if (!page) return;
+  $("page-title").textContent = page.headline;
+  setLines("page-sentences", page.sentences);
+  const progress = page.progress ?? null;
+  show($("progress-block"), Boolean(progress));
+  if (progress) {
+    $("progress").value = progress.value;
+    $("progress").setAttribute("aria-valuetext", `${progress.percent}%`);
+    $("progress-label").textContent = progress.label;
+    setText("progress-detail", progress.detail);
+  }
+  setText("page-today", page.today);
+  const flattr = page.flattrNow ?? { visible: false };
+  show($("flattr-now"), flattr.visible);
+  $("flattr-now").disabled = !flattr.enabled;
+  setText("flattr-hint", flattr.hint);
+  const sw = page.siteSwitch ?? null;
+  show($("site-switch-row"), Boolean(sw));
+  if (sw) {
+    $("site-switch").checked = sw.checked;
+    $("site-switch").dataset.site = sw.site;
+    $("site-switch").dataset.setting = sw.setting;
+    $("site-switch-label").textContent = sw.label;
+  }
+}
+
+function renderQueue(queue) {
+  show($("queue"), Boolean(queue));
+  if (!queue) return;
+  $("queue").dataset.tone = queue.tone;
+  $("queue-headline").textContent = queue.headline;
+  setLines("queue-lines", queue.lines, "li");
+  setText("queue-hold", queue.hold);
+  setText("queue-error", queue.lastError);
+  setText("queue-delivery", queue.lastDelivery);
+  show($("retry"), queue.retry.visible);
+  $("retry").disabled = !queue.retry.enabled;
+  setText("retry-hint", queue.retry.visible ? queue.retry.hint : "");
+}
+
+function render() {
+  if (state === null) return;
+  const view = popupView(state, { now: nowSeconds(), incognito: tab.incognito });
+  $("loading").hidden = true;
+  $("main").setAttribute("aria-busy", "false");
+  $("summary").textContent = view.summary.text;
+  $("summary").dataset.tone = view.summary.tone;
+  $("summary").title = view.summary.label;
+  $("summary").setAttribute("aria-label", view.summary.label);
+  renderHost(view.host);
+  renderAccount(view.account, view.subscription);
+  renderPage(view.page);
+  renderQueue(view.queue);
+}
+
+async function refresh() {
+  state = await request({ kind: "ui:state", tabId: tab.id });
+  render();
+}
+
+function scheduleRefresh() {
+  clearTimeout(refetchTimer);
+  refetchTimer = setTimeout(refresh, REFETCH_DEBOUNCE_MS);
+}
+
+/** Runs `action` with `button` disabled, so a double click sends one request. */
+async function busy(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } finally {
+    button.disabled = false;
+    await refresh();
+  }
+}
+
+async function copyCommand() {
+  const text = $("host-command").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+    notice("Copied. Paste it into a terminal and run it.");
+  } catch {
+    // No clipboard access: select the command so that Ctrl+C / ⌘C copies it.
+    const range = document.createRange();
+    range.selectNodeContents($("host-command"));
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    $("host-command").focus();
+    notice("Selected: press Ctrl+C (⌘C on a Mac) to copy.");
+  }
+}
+
+function wire() {
+  $("copy-command").addEventListener("click", copyCommand);
+  $("sign-in").addEventListener("click", async () => {
+    const answer = await request({ kind: "ui:sign-in" });
+    if (answer.ok) window.close();
+    else notice(errorText(answer.error));
+  });
+  $("subscription-link").addEventListener("click", async (event) => {
+    event.preventDefault();
+    await api.tabs.create({ url: FLATTR_HOME });
+    window.close();
+  });
+  $("open-options").addEventListener("click", async (event) => {
+    event.preventDefault();
+    await api.runtime.openOptionsPage();
+    window.close();
+  });
+  $("flattr-now").addEventListener("click", () =>
+    busy($("flattr-now"), async () => {
+      notice("Flattring…");
+      notice(flattrNowText(await request({ kind: "ui:flattr-now", tabId: tab.id })));
+    }),
+  );
+  $("site-switch").addEventListener("change", async () => {
+    const input = $("site-switch");
+    const { site, setting } = input.dataset;
+    input.disabled = true;
+    const answer = await request({ kind: "ui:set-site", site, setting });
+    input.disabled = false;
+    notice(answer.ok ? (setting === "enabled" ? `${site} counts now.` : `${site} is off.`)
+      : errorText(answer.error));
+    await refresh();
+  });
+  $("retry").addEventListener("click", () =>
+    busy($("retry"), async () => {
+      notice("Retrying now…");
+      const answer = await request({ kind: "ui:flush" });
+      const started = "Retry started; this popup updates when it is done.";
+      notice(answer.ok ? started : errorText(answer.error));
+    }),
+  );
+  api.runtime.onMessage.addListener((message) => {
+    if (message?.kind === "bg:changed") scheduleRefresh();
+    // No return value: this page answers nothing.
+  });
+}
+
+async function start() {
+  wire();
+  try {
+    const [active] = await api.tabs.query({ active: true, currentWindow: true });
+    if (active) tab = { id: active.id, incognito: active.incognito === true };
+  } catch {
+    // No tab (e.g. the popup opened as a page): the state has no page.
+  }
+  await refresh();
+  setInterval(render, RERENDER_MS);
+}
+
+start();

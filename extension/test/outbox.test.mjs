@@ -1,0 +1,50 @@
+// The outbox: merging, in-flight items left alone, the cap, never anything private.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Outbox } from "../src/background/outbox.js";
+
+const meta = { payment_url: null, flattr_id: null, canonical_url: null };
+const seg = (over = {}) => ({
+  url: "https://example.com/a", title: "A", seconds: 10, kind: "foreground", private: false, meta,
+  started_at: 1000, ...over,
+});
+
+describe("outbox", () => {
+  it("merges a continuing segment of the same page", () => {
+    const o = new Outbox();
+    o.add([seg(), seg({ started_at: 1015 }), seg({ kind: "audio" }), seg({ url: "https://example.com/b" })]);
+    assert.equal(o.size, 3);
+    assert.equal(o.items[0].seconds, 20);
+    assert.equal(o.items[0].started_at, 1000);
+  });
+
+  it("does not merge into what is in flight, nor across the merge window", () => {
+    const o = new Outbox();
+    o.add([seg()]);
+    o.add([seg()], 1);
+    assert.equal(o.size, 2);
+    o.add([seg({ started_at: 1000 + 3600 })]);
+    assert.equal(o.size, 3);
+  });
+
+  it("keeps at most `max` segments, dropping the oldest", () => {
+    const o = new Outbox({ max: 3 });
+    o.add([1, 2, 3, 4, 5].map((i) => seg({ url: `https://example.com/${i}` })));
+    assert.deepEqual(o.items.map((s) => s.url.slice(-1)), ["3", "4", "5"]);
+  });
+
+  it("batches and removes from the front", () => {
+    const o = new Outbox({ batch: 2 });
+    o.add([1, 2, 3].map((i) => seg({ url: `https://example.com/${i}` })));
+    assert.equal(o.peek().length, 2);
+    o.remove(2);
+    assert.equal(o.items[0].url, "https://example.com/3");
+  });
+
+  it("refuses private segments, even from a restored state", () => {
+    const o = new Outbox({ items: [seg({ private: true }), seg()] });
+    o.add([seg({ private: true, url: "https://secret.example/" })]);
+    assert.equal(o.size, 1);
+    assert.ok(!JSON.stringify(o).includes("secret"));
+  });
+});

@@ -1,0 +1,70 @@
+// Every message the extension builds for the host validates against protocol.schema.json.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as build from "../src/background/protocol.js";
+import { assertValidRequest, validateRequest } from "./helpers.mjs";
+
+const META = {
+  payment_url: "https://flattr.com/submit/auto?user_id=alice&url=https%3A%2F%2Fexample.com%2F",
+  flattr_id: "alice",
+  canonical_url: "https://example.com/canonical",
+};
+const PAGE = { url: "https://example.com/post", title: "A post", meta: META };
+const SEGMENT = {
+  url: "https://example.com/post",
+  title: "A post",
+  seconds: 12.345,
+  kind: "foreground",
+  private: false,
+  meta: META,
+  started_at: 1_700_000_000.5,
+};
+
+const messages = {
+  hello: build.hello({ id: "pceboilfpeijfppedbhfdflpddadaoml", version: "0.1.0", browser: "chromium" }),
+  "token without subscription": build.token("FOO", null, "https://flattr.com/oauth/ext"),
+  "token with subscription": build.token("FOO", { active: true }, "https://flattr.com/"),
+  subscription: build.subscription(false, "https://flattr.com/"),
+  sign_out: build.signOut(),
+  attention: build.attention([SEGMENT, { ...SEGMENT, kind: "audio", title: null, started_at: null }]),
+  flattr_now: build.flattrNow(PAGE),
+  "flattr_now, no title or meta": build.flattrNow({ url: "https://example.com/" }),
+  page_status: build.pageStatus(PAGE),
+  set_site: build.setSite("example.com", "disabled"),
+  sites: build.sites(),
+  set_mode: build.setMode("metadata"),
+  status: build.status(),
+  history: build.history(),
+  "history with before and limit": build.history(41, 500),
+  export: build.exportPage(),
+  "export with cursor": build.exportPage("flattrs:120"),
+  tick: build.tick(),
+  "tick force": build.tick(true),
+};
+
+describe("requests against the host's schema", () => {
+  for (const [name, body] of Object.entries(messages)) {
+    it(`${name} is valid`, () => {
+      assertValidRequest(assert, { id: 7, ...body });
+      assertValidRequest(assert, { id: "req-7", ...body });
+    });
+  }
+
+  it("the validator catches what the host would refuse", () => {
+    assert.equal(validateRequest({ id: 1, type: "status", extra: 1 }).ok, false);
+    assert.equal(validateRequest({ id: 1, type: "attention", segments: [] }).ok, false);
+    assert.equal(validateRequest({ id: 1, ...build.attention([{ ...SEGMENT, seconds: 3601 }]) }).ok, false);
+    assert.equal(validateRequest({ id: 1, type: "nope" }).ok, false);
+  });
+
+  it("a long title is cut to the schema's limit", () => {
+    const msg = build.flattrNow({ ...PAGE, title: "x".repeat(5000) });
+    assert.equal(msg.title.length, 1024);
+    assertValidRequest(assert, { id: 1, ...msg });
+  });
+
+  it("invalid metadata never reaches the host", () => {
+    const msg = build.pageStatus({ url: PAGE.url, meta: { payment_url: "ftp://x", flattr_id: "", canonical_url: 5 } });
+    assert.deepEqual(msg.meta, { payment_url: null, flattr_id: null, canonical_url: null });
+  });
+});

@@ -1,0 +1,185 @@
+// The tracker with a fake browser API and a fake host: private tabs never stored or sent,
+// segments sent on close and every 15 s, state carried over a service-worker restart.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { HostError } from "../src/background/host.js";
+import { Tracker, STORAGE_KEY } from "../src/background/tracker.js";
+import { assertValidRequest, fakeClock, fakeEvent, fakeTimers, settle } from "./helpers.mjs";
+
+const A = "https://example.com/a";
+const SECRET = "https://secret.example/private";
+
+function tab(over) {
+  return { id: 1, windowId: 1, active: true, url: A, title: "A", incognito: false, audible: false,
+    mutedInfo: { muted: false }, ...over };
+}
+
+function fakeApi({ tabs = [tab()], storage = {} } = {}) {
+  const ev = () => fakeEvent();
+  return {
+    storage,
+    tabs: {
+      onActivated: ev(), onUpdated: ev(), onCreated: ev(), onRemoved: ev(), onReplaced: ev(),
+      onAttached: ev(), onZoomChange: ev(),
+      query: async () => tabs.map((t) => ({ ...t })),
+      get: async (id) => {
+        const t = tabs.find((x) => x.id === id);
+        if (!t) throw new Error("no tab");
+        return { ...t };
+      },
+      sendMessage: async () => undefined,
+    },
+    windows: {
+      WINDOW_ID_NONE: -1,
+      onFocusChanged: ev(),
+      getLastFocused: async () => ({ id: 1, focused: true, incognito: false }),
+    },
+    idle: { setDetectionInterval: () => {}, onStateChanged: ev(), queryState: async () => "active" },
+    storage: {
+      session: {
+        get: async (key) => ({ [key]: storage[key] }),
+        set: async (items) => Object.assign(storage, structuredClone(items)),
+      },
+    },
+  };
+}
+
+function fakeHost() {
+  return {
+    ready: true,
+    fail: null,
+    requests: [],
+    isReady() {
+      return this.ready;
+    },
+    async request(body) {
+      this.requests.push(structuredClone(body));
+      if (this.fail) throw this.fail;
+      return { results: body.segments.map((s) => ({ url: s.url, counted: true, flattrs_queued: 0 })) };
+    },
+  };
+}
+
+async function setup({ api = fakeApi(), host = fakeHost(), clock = fakeClock() } = {}) {
+  const timers = fakeTimers();
+  const tracker = new Tracker({ api, host, clock, timers });
+  await tracker.start();
+  await settle();
+  return { api, host, clock, timers, tracker };
+}
+
+const sender = (t) => ({ tab: t, frameId: 0, url: t.url });
+const seconds = (host) => host.requests.flatMap((r) => r.segments).reduce((n, s) => n + s.seconds, 0);
+
+describe("tracker", () => {
+  it("sends a closed tab's attention at once, valid for the host", async () => {
+    const { host, clock, api, tracker } = await setup();
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
+    await settle();
+    clock.at(10);
+    api.tabs.onRemoved.fire(1, { windowId: 1, isWindowClosing: false });
+    await settle();
+    assert.equal(host.requests.length, 1);
+    assertValidRequest(assert, { id: 1, ...host.requests[0] });
+    assert.equal(host.requests[0].segments[0].url, A);
+    assert.equal(seconds(host), 10);
+  });
+
+  it("sends every 15 s while the user is there", async () => {
+    const { host, clock, timers, tracker } = await setup();
+    tracker.contentMessage({ kind: "page:activity", event: "scroll" }, sender(tab()));
+    await settle();
+    clock.at(15);
+    timers.advance(15_000);
+    await settle();
+    assert.equal(seconds(host), 15);
+  });
+
+  it("never stores or sends anything of a private tab", async () => {
+    const priv = tab({ id: 2, windowId: 2, url: SECRET, title: "Secret", incognito: true, audible: true });
+    const api = fakeApi({ tabs: [tab(), priv] });
+    const { host, clock, timers, tracker } = await setup({ api });
+    api.tabs.onCreated.fire(priv);
+    api.tabs.onUpdated.fire(2, { url: SECRET, audible: true }, priv);
+    api.windows.onFocusChanged.fire(2);
+    api.tabs.onActivated.fire({ tabId: 2, windowId: 2 });
+    assert.deepEqual(tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(priv)), { ok: false });
+    assert.deepEqual(tracker.contentMessage({ kind: "page:meta", meta: {}, status: 200 }, sender(priv)), { ok: false });
+    await settle();
+    clock.at(100);
+    await tracker.flush();
+    timers.advance(1_000);
+    await settle();
+    const everything = JSON.stringify([api.storage, host.requests, tracker.machine.snapshot()]);
+    assert.ok(!everything.includes("secret"), everything);
+    assert.equal(await tracker.page(2), null);
+  });
+
+  it("keeps unsent attention across a service-worker restart", async () => {
+    const storage = {};
+    const clock = fakeClock();
+    const host = fakeHost();
+    host.ready = false;
+    const first = await setup({ api: fakeApi({ storage }), host, clock });
+    first.tracker.contentMessage({ kind: "page:activity", event: "key" }, sender(tab()));
+    await settle();
+    clock.at(10);
+    await first.tracker.flush(); // the host is not there: kept
+    first.timers.advance(1_000);
+    await settle();
+    assert.equal(storage[STORAGE_KEY].outbox.length, 1);
+    // The worker restarts; the attention window opened at 0 is still open until 15.
+    clock.at(40);
+    host.ready = true;
+    const second = await setup({ api: fakeApi({ storage }), host, clock });
+    await second.tracker.flush();
+    assert.equal(seconds(host), 15);
+  });
+
+  it("keeps a batch that was not sent, drops one the host may have committed", async () => {
+    const { host, clock, tracker } = await setup();
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
+    await settle();
+    clock.at(10);
+    host.fail = new HostError("host_crashed", "gone", { sent: false });
+    await tracker.flush();
+    assert.equal(tracker.outbox.size, 1);
+    host.fail = new HostError("storage_error", "disk full", { sent: true });
+    await tracker.flush();
+    assert.equal(tracker.outbox.size, 1);
+    host.fail = new HostError("timeout", "no answer", { sent: true });
+    await tracker.flush();
+    assert.equal(tracker.outbox.size, 0);
+  });
+
+  it("takes metadata and the load status only for the page the tab shows", async () => {
+    const { host, clock, tracker } = await setup();
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
+    const meta = { payment_url: null, flattr_id: "alice", canonical_url: null };
+    tracker.contentMessage({ kind: "page:meta", meta: { ...meta, flattr_id: "bob" } },
+      { tab: tab(), frameId: 0, url: "https://example.com/other" });
+    tracker.contentMessage({ kind: "page:meta", meta }, sender(tab()));
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, { ...sender(tab()), frameId: 3 });
+    await settle();
+    clock.at(5);
+    await tracker.flush();
+    assert.equal(host.requests[0].segments[0].meta.flattr_id, "alice");
+    tracker.contentMessage({ kind: "page:meta", meta, status: 404 }, sender(tab()));
+    await settle();
+    clock.at(12);
+    await tracker.flush();
+    assert.equal(seconds(host), 5, "an error page earns nothing");
+  });
+
+  it("a navigation sends the previous page's segment right away", async () => {
+    const { api, host, clock, tracker } = await setup();
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
+    await settle();
+    clock.at(6);
+    const next = tab({ url: "https://example.com/b", title: "B" });
+    api.tabs.onUpdated.fire(1, { url: next.url, status: "loading" }, next);
+    await settle();
+    assert.equal(host.requests.length, 1);
+    assert.deepEqual(host.requests[0].segments.map((s) => [s.url, s.seconds]), [[A, 6]]);
+  });
+});
