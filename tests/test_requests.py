@@ -165,3 +165,15 @@ def test_sites_mode_history_export_and_tick(host: CheckedHost) -> None:
     assert tick["scheduled"] is True
     queue = host.wait_event("queue", timeout=20)["data"]
     assert queue["delivered"] + queue["in_flight"] + queue["pending"] == 5
+
+
+def test_a_resent_attention_batch_is_recorded_once(host: CheckedHost) -> None:
+    host.request("token", token="alice-token", page_url=FLATTR_PAGE)
+    batch = {"batch": "b-0001", "segments": [{"url": "https://once.example.com/", "seconds": 60}]}
+    first = host.request("attention", **batch)["result"]
+    again = host.request("attention", **batch)["result"]
+    assert first == again and first["results"][0]["flattrs_queued"] == 1
+    status = host.request("page_status", url="https://once.example.com/")["result"]
+    assert status["seconds_today"] == 60 and status["flattrs_today_url"] == 1
+    other = host.request("attention", batch="b-0002", segments=batch["segments"])["result"]
+    assert other["results"][0]["seconds_today"] == 120

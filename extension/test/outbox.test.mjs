@@ -21,7 +21,8 @@ describe("outbox", () => {
   it("does not merge into what is in flight, nor across the merge window", () => {
     const o = new Outbox();
     o.add([seg()]);
-    o.add([seg()], 1);
+    o.peek(); // sealed: in flight
+    o.add([seg()]);
     assert.equal(o.size, 2);
     o.add([seg({ started_at: 1000 + 3600 })]);
     assert.equal(o.size, 3);
@@ -33,12 +34,26 @@ describe("outbox", () => {
     assert.deepEqual(o.items.map((s) => s.url.slice(-1)), ["3", "4", "5"]);
   });
 
-  it("batches and removes from the front", () => {
-    const o = new Outbox({ batch: 2 });
+  it("batches under an id kept across resends and restarts, and settles from the front", () => {
+    let n = 0;
+    const o = new Outbox({ batch: 2, newId: () => `id-${++n}` });
     o.add([1, 2, 3].map((i) => seg({ url: `https://example.com/${i}` })));
-    assert.equal(o.peek().length, 2);
-    o.remove(2);
+    const first = o.peek();
+    assert.equal(first.segments.length, 2);
+    assert.deepEqual(o.peek(), first, "no answer yet: the same batch, the same id");
+    const restored = new Outbox({ items: o.toJSON(), sealed: o.sealed, batch: 2 });
+    assert.deepEqual(restored.peek(), first, "a restarted worker resends it unchanged");
+    o.settle();
     assert.equal(o.items[0].url, "https://example.com/3");
+    assert.equal(o.peek().id, "id-2");
+  });
+
+  it("never drops the sealed batch to make room", () => {
+    const o = new Outbox({ max: 3, batch: 2 });
+    o.add([1, 2].map((i) => seg({ url: `https://example.com/${i}` })));
+    o.peek();
+    o.add([3, 4, 5].map((i) => seg({ url: `https://example.com/${i}` })));
+    assert.deepEqual(o.items.map((s) => s.url.slice(-1)), ["1", "2", "5"]);
   });
 
   it("refuses private segments, even from a restored state", () => {

@@ -27,6 +27,7 @@ const messages = {
   subscription: build.subscription(false, "https://flattr.com/"),
   sign_out: build.signOut(),
   attention: build.attention([SEGMENT, { ...SEGMENT, kind: "audio", title: null, started_at: null }]),
+  attention_batch: build.attention([SEGMENT], "7d8f0a2e-batch"),
   flattr_now: build.flattrNow(PAGE),
   "flattr_now, no title or meta": build.flattrNow({ url: "https://example.com/" }),
   page_status: build.pageStatus(PAGE),

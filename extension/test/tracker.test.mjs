@@ -136,7 +136,7 @@ describe("tracker", () => {
     assert.equal(seconds(host), 15);
   });
 
-  it("keeps a batch that was not sent, drops one the host may have committed", async () => {
+  it("keeps a batch whose outcome is unknown and resends it under the same id", async () => {
     const { host, clock, tracker } = await setup();
     tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
     await settle();
@@ -149,7 +149,12 @@ describe("tracker", () => {
     assert.equal(tracker.outbox.size, 1);
     host.fail = new HostError("timeout", "no answer", { sent: true });
     await tracker.flush();
-    assert.equal(tracker.outbox.size, 0);
+    assert.equal(tracker.outbox.size, 1, "the host may have recorded it: resend, never drop");
+    const ids = host.requests.map((r) => r.batch);
+    assert.ok(typeof ids[0] === "string" && ids.every((b) => b === ids[0]), ids.join());
+    host.fail = new HostError("invalid_request", "refused", { sent: true, answered: true });
+    await tracker.flush();
+    assert.equal(tracker.outbox.size, 0, "refused by the host for good: dropped");
   });
 
   it("takes metadata and the load status only for the page the tab shows", async () => {

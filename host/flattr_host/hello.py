@@ -13,6 +13,7 @@ from . import PROTOCOL_VERSION, __version__
 # What this host can do, so that an extension can degrade gracefully instead of guessing by version.
 CAPABILITIES = (
     "attention",
+    "attention_batch",
     "flattr_now",
     "page_status",
     "sites",

@@ -125,6 +125,11 @@ class AttentionRequest(Message):
     id: RequestId
     type: Literal["attention"]
     segments: Annotated[list[Segment], Field(min_length=1, max_length=MAX_SEGMENTS_PER_MESSAGE)]
+    batch: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None,
+        description="an id for this batch: a resend with the same id within a day is answered "
+        "with the first answer and recorded only once",
+    )
 
 
 class FlattrNowRequest(Message):

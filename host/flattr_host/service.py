@@ -159,26 +159,44 @@ class Service:
         return state, False
 
     def _on_attention(self, r: p.AttentionRequest) -> tuple[BaseModel, bool]:
+        if r.batch is not None:
+            seen = self.conn.execute(
+                "SELECT results FROM attention_batches WHERE batch = ?", (r.batch,)
+            ).fetchone()
+            if seen is not None:  # a resend: the first answer, nothing recorded twice
+                return p.AttentionResult.model_validate_json(seen[0]), False
         account = accounts.current(self.conn)
+        now = self.clock()
         results = ledger.record(
             self.conn,
             [_segment(s) for s in r.segments],
             account_id=account.id if account else None,
-            now=self.clock(),
+            now=now,
             settings=self.settings,
         )
-        out = [
-            p.SegmentResult(
-                url=x.url,
-                site=x.site,
-                counted=x.counted,
-                reason=x.reason,
-                seconds_today=x.seconds_today,
-                flattrs_queued=x.flattrs_queued,
+        answer = p.AttentionResult(
+            results=[
+                p.SegmentResult(
+                    url=x.url,
+                    site=x.site,
+                    counted=x.counted,
+                    reason=x.reason,
+                    seconds_today=x.seconds_today,
+                    flattrs_queued=x.flattrs_queued,
+                )
+                for x in results
+            ]
+        )
+        if r.batch is not None:
+            self.conn.execute(
+                "DELETE FROM attention_batches WHERE recorded_at < ?",
+                (now - self.settings.attention_batch_memory,),
             )
-            for x in results
-        ]
-        return p.AttentionResult(results=out), any(x.flattrs_queued for x in results)
+            self.conn.execute(
+                "INSERT INTO attention_batches (batch, results, recorded_at) VALUES (?, ?, ?)",
+                (r.batch, answer.model_dump_json(), now),
+            )
+        return answer, any(x.flattrs_queued for x in results)
 
     def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
         account = accounts.current(self.conn)

@@ -92,6 +92,16 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at REAL NOT NULL
     );
     """,
+    # 2: attention batches already recorded, so that the extension can resend one whose reply it
+    # never saw (host killed mid-reply) without counting it twice.
+    """
+    CREATE TABLE attention_batches (
+        batch TEXT PRIMARY KEY,
+        results TEXT NOT NULL,           -- the JSON results that were answered
+        recorded_at REAL NOT NULL
+    );
+    CREATE INDEX attention_batches_age ON attention_batches (recorded_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Pause between attempts when another process holds the database while we set it up.

@@ -32,12 +32,16 @@ const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
 export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
 
 export class HostError extends Error {
-  /** `sent`: whether the request reached the port (its outcome is then unknown on failure). */
-  constructor(code, message, { command = null, sent = false } = {}) {
+  /**
+   * `sent`: whether the request reached the port (its outcome is then unknown on failure, unless
+   * `answered`: the host itself replied with this error).
+   */
+  constructor(code, message, { command = null, sent = false, answered = false } = {}) {
     super(message);
     this.code = code;
     this.command = command;
     this.sent = sent;
+    this.answered = answered;
   }
 
   toJSON() {
@@ -260,6 +264,7 @@ export class HostConnection {
       entry.reject(new HostError(String(e.code ?? "internal_error"), String(e.message ?? ""), {
         command: typeof e.command === "string" && e.command ? e.command : null,
         sent: true,
+        answered: true,
       }));
     }
   }

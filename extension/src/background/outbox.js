@@ -1,5 +1,7 @@
 // Segments waiting to be sent to the host, in order. Pure: tracker.js persists it in
 // storage.session so a service-worker restart loses none, and sends it in small batches.
+// The batch being sent is sealed under an id until the host answers; a batch whose answer never
+// came is resent with the same id, and the host records it only once.
 import {
   MAX_BATCH_SEGMENTS,
   MAX_OUTBOX_SEGMENTS,
@@ -17,10 +19,16 @@ function sameTarget(a, b) {
 }
 
 export class Outbox {
-  constructor({ items = [], max = MAX_OUTBOX_SEGMENTS, batch = MAX_BATCH_SEGMENTS } = {}) {
+  constructor({
+    items = [], sealed = null, max = MAX_OUTBOX_SEGMENTS, batch = MAX_BATCH_SEGMENTS,
+    newId = () => globalThis.crypto.randomUUID(),
+  } = {}) {
     this.items = Array.isArray(items) ? items.filter((s) => s && s.private === false) : [];
+    const count = Number.isInteger(sealed?.count) ? Math.min(sealed.count, this.items.length) : 0;
+    this.sealed = typeof sealed?.id === "string" && count > 0 ? { id: sealed.id, count } : null;
     this.max = max;
     this.batch = batch;
+    this.newId = newId;
   }
 
   get size() {
@@ -32,7 +40,8 @@ export class Outbox {
    * and metadata, started recently) is merged into it, so a long read is one segment, not forty.
    * Only the not-yet-sent part of the queue is merged into: `sealed` items are in flight.
    */
-  add(segments, sealed = 0) {
+  add(segments) {
+    const sealed = this.sealed?.count ?? 0;
     for (const seg of segments) {
       if (!seg || seg.private !== false) continue; // never anything private
       const into = this._mergeTarget(seg, sealed);
@@ -42,7 +51,10 @@ export class Outbox {
         this.items.push({ ...seg, meta: { ...seg.meta } });
       }
     }
-    if (this.items.length > this.max) this.items.splice(0, this.items.length - this.max);
+    if (this.items.length > this.max) {
+      // Over the cap: drop the oldest, but never the sealed batch (it may already be recorded).
+      this.items.splice(sealed, Math.min(this.items.length - this.max, this.items.length - sealed));
+    }
   }
 
   _mergeTarget(seg, sealed) {
@@ -56,14 +68,19 @@ export class Outbox {
     return null;
   }
 
-  /** The next batch to send (not removed until the host has answered). */
+  /** The next batch to send, `{id, segments}`: sealed until `settle()` (the host answered). */
   peek() {
-    return this.items.slice(0, this.batch);
+    if (!this.sealed) {
+      const count = Math.min(this.batch, this.items.length);
+      this.sealed = count > 0 ? { id: this.newId(), count } : null;
+    }
+    return { id: this.sealed?.id ?? null, segments: this.items.slice(0, this.sealed?.count ?? 0) };
   }
 
-  /** Drop the first `n` segments (sent and acknowledged, or refused for good). */
-  remove(n) {
-    this.items.splice(0, n);
+  /** The sealed batch is done with (recorded, or refused for good): drop it. */
+  settle() {
+    this.items.splice(0, this.sealed?.count ?? 0);
+    this.sealed = null;
   }
 
   toJSON() {

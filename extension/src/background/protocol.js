@@ -40,8 +40,9 @@ export function signOut() {
   return { type: "sign_out" };
 }
 
-export function attention(segments) {
-  return { type: "attention", segments };
+/** `batch`: an id kept across resends, so that the host records a batch only once. */
+export function attention(segments, batch = null) {
+  return batch ? { type: "attention", segments, batch } : { type: "attention", segments };
 }
 
 export function flattrNow(page) {

@@ -35,7 +35,6 @@ export class Tracker {
     this.eventTime = null;
     this.machine = null;
     this.outbox = new Outbox();
-    this.inFlight = 0;
     this.chain = Promise.resolve();
     this.flushTimer = null;
     this.saveTimer = null;
@@ -143,7 +142,7 @@ export class Tracker {
       clock: () => this.eventTime ?? this.clock(),
       snapshot: saved?.machine ?? null,
     });
-    this.outbox = new Outbox({ items: saved?.outbox ?? [] });
+    this.outbox = new Outbox({ items: saved?.outbox ?? [], sealed: saved?.sealed ?? null });
     const { tabs, windows, idle } = this.api;
     const [all, win, state] = await Promise.all([
       tabs.query({}).catch(() => []),
@@ -248,23 +247,21 @@ export class Tracker {
   async _flush() {
     await this.ready;
     await this.chain;
-    this.outbox.add(this.machine.drain(), this.inFlight);
+    this.outbox.add(this.machine.drain());
     this._scheduleSave();
     while (this.outbox.size > 0 && this.host.isReady()) {
-      const batch = this.outbox.peek();
-      this.inFlight = batch.length;
+      const { id, segments } = this.outbox.peek();
       let result = null;
       try {
-        result = await this.host.request(build.attention(batch));
-        this.outbox.remove(batch.length);
+        result = await this.host.request(build.attention(segments, id));
+        this.outbox.settle();
       } catch (err) {
-        // Not sent, or the host saved nothing (storage_error): keep the batch for the next try.
-        // Sent with no answer: the host may have committed it; dropping avoids counting twice.
-        if (!err.sent || err.code === "storage_error") break;
-        this.outbox.remove(batch.length);
-        console.warn("attention batch dropped:", err.code, err.message);
+        // Not sent, no answer (the host may have recorded it) or nothing saved (storage_error):
+        // keep the batch sealed under its id; the resend is recorded at most once.
+        if (!err.answered || err.code === "storage_error") break;
+        this.outbox.settle(); // the host refused it for good: resending cannot help
+        console.warn("attention batch refused:", err.code, err.message);
       } finally {
-        this.inFlight = 0;
         this._scheduleSave();
       }
       if (result && Array.isArray(result.results)) this.onResults(result.results);
@@ -282,7 +279,11 @@ export class Tracker {
 
   async _save() {
     if (!this.machine) return;
-    const value = { machine: this.machine.snapshot(), outbox: this.outbox.toJSON() };
+    const value = {
+      machine: this.machine.snapshot(),
+      outbox: this.outbox.toJSON(),
+      sealed: this.outbox.sealed,
+    };
     try {
       await this.api.storage.session.set({ [STORAGE_KEY]: value });
     } catch (err) {
