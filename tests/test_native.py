@@ -167,3 +167,13 @@ def test_replies_are_paged_under_one_mebibyte(tmp_path: Path) -> None:
             page = host.request("history", limit=200, before=page["next_before"])["result"]
             seen += len(page["items"])
         assert seen == 150
+
+
+def test_sigterm_as_firefox_sends_it_is_a_clean_exit(tmp_path: Path) -> None:
+    import signal
+
+    with HostProcess(tmp_path, firefox_argv(tmp_path)) as host:
+        assert host.request("hello")["ok"]
+        assert host.request("status")["ok"]
+        host.proc.send_signal(signal.SIGTERM)
+        assert host.proc.wait(BROWSER_KILL_AFTER) == 0

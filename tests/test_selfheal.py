@@ -141,3 +141,9 @@ def test_hello_reports_the_repairs_the_host_made_at_start(tmp_path: Path) -> Non
     with HostProcess(tmp_path / "data", env=host_env(tmp_path / "data")) as host:
         assert host.request("hello")["result"]["repairs"] == []
         assert host.close() == 0
+
+
+def test_the_receipt_name_native_checks_is_the_one_install_writes() -> None:
+    from flattr_host import native
+
+    assert native.RECEIPT_FILE == receipt.FILE_NAME

@@ -142,7 +142,7 @@ class Rig:
         """A new submitter (as after a restart) on a new connection to the same file."""
         self.submitter.close()
         self.conn = store.connect(self.path, self.settings)
-        self.settings = dataclasses.replace(self.settings, **overrides)
+        self.settings = self.settings._replace(**overrides)
         self.submitter = Submitter(self.conn, self.settings, on_event=self.events, clock=self.clock)
         return self.submitter
 

@@ -7,7 +7,6 @@ code only, and only then import pydantic, SQLite and the rest (``service``).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from .replies import error, ok, request_id
 from .settings import Settings, load_settings
 
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
+# Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
+RECEIPT_FILE = "install-receipt.json"
 
 
 def caller_id(argv: list[str]) -> str | None:
@@ -139,8 +140,6 @@ def serve(
         )
         return 1
 
-    # Firefox sends SIGTERM 3 s after closing stdin; leave as cleanly as for end of input.
-    signal.signal(signal.SIGTERM, _raise_exit)
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
     repairs = _self_heal(home, settings)
 
@@ -158,7 +157,9 @@ def serve(
             except framing.FrameError as exc:
                 # Only an over-cap length gets here: the stream cannot be resynchronised.
                 if batch:
-                    loop = loop or _start_loop(home, settings, writer.send)
+                    if loop is None:
+                        _exit_on_sigterm()
+                        loop = _start_loop(home, settings, writer.send)
                     service = service or _start_service(home, settings, writer.send, loop)
                     _send_all(writer, service.handle_batch(batch))
                 writer.send(error(None, exc.code, exc.message))
@@ -166,7 +167,9 @@ def serve(
             if service is None and _is_hello(batch[0]):
                 # Answered before any heavy import: the browser is waiting for it.
                 writer.send(answer_hello(batch.pop(0), repairs))
-            loop = loop or _start_loop(home, settings, writer.send)
+            if loop is None:
+                _exit_on_sigterm()
+                loop = _start_loop(home, settings, writer.send)
             if batch:
                 service = service or _start_service(home, settings, writer.send, loop)
                 _send_all(writer, service.handle_batch(batch))
@@ -181,6 +184,8 @@ def serve(
 
 def _self_heal(home: Path, settings: Settings) -> list[str]:
     """Stdlib only and never raises: it runs before ``hello`` is answered."""
+    if not (home / RECEIPT_FILE).exists():  # never installed here: nothing to heal, import nothing
+        return []
     try:
         from .install import selfheal
 
@@ -254,6 +259,16 @@ class _Unavailable:
 
     def stop(self) -> None:
         pass
+
+
+def _exit_on_sigterm() -> None:
+    """Firefox sends SIGTERM 3 s after closing stdin: leave as cleanly as for end of input.
+
+    Installed after ``hello``: ``signal`` imports ``enum``, which the browser need not wait for.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _raise_exit)
 
 
 def _raise_exit(signum: int, frame: Any) -> None:

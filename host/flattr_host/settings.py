@@ -7,19 +7,19 @@ through a few environment variables. Kept free of heavy imports: it is read befo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_API_BASE = "https://api.flattr.com"
 DEFAULT_WEB_BASE = "https://flattr.com"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    # A NamedTuple, not a dataclass: ``dataclasses`` imports ``inspect``, and this module is read
+    # before ``hello`` is answered.
+
     # --- native messaging -------------------------------------------------------------------
     # Browser → host frames above this are refused before reading (Chrome allows up to 64 MiB;
     # nothing we accept is anywhere near that).
@@ -88,9 +88,6 @@ class Settings:
     log_max_bytes: int = 1024 * 1024
     log_backups: int = 3
 
-    # Whatever else settings.json held, kept so that a newer file does not break an older host.
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
     @property
     def extension_ids(self) -> tuple[str, ...]:
         """Every extension id that may call the host (development, Firefox and store ids)."""
@@ -108,7 +105,7 @@ _ENV = {
 
 
 def _coerce(name: str, value: Any) -> Any:
-    default = getattr(Settings, name, None)
+    default = Settings._field_defaults.get(name)
     if isinstance(default, tuple) and isinstance(value, list):
         return tuple(value)
     if isinstance(default, float) and isinstance(value, int):
@@ -120,8 +117,7 @@ def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> S
     """Defaults, then ``<home>/settings.json``, then environment variables."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(Settings)} - {"extra"}
+    names = set(Settings._fields)
     if home is not None:
         path = home / "settings.json"
         try:
@@ -132,15 +128,12 @@ def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> S
             raise SettingsError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
         if not isinstance(raw, dict):
             raise SettingsError(f"{path} must hold a JSON object")
-        for key, value in raw.items():
-            if key in names:
-                values[key] = _coerce(key, value)
-            else:
-                extra[key] = value
+        # Unknown keys are ignored, so that a newer settings.json does not break an older host.
+        values.update({k: _coerce(k, v) for k, v in raw.items() if k in names})
     for var, name in _ENV.items():
         if env.get(var):
             values[name] = env[var]
-    return Settings(**values, extra=extra)
+    return Settings(**values)
 
 
 class SettingsError(Exception):

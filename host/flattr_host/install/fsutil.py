@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o644  # browsers run as the user, other users' browsers read system manifests
@@ -42,6 +41,8 @@ def make_dirs(folder: Path, mode: int | None = None) -> list[Path]:
 
 def atomic_write(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    import tempfile  # only when writing: self-healing runs before hello
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
