@@ -1,4 +1,5 @@
-"""The demo: the local Flattr server and the companion host, driven exactly as a browser drives it.
+"""The host-only demo (`./scripts/demo --frames`): the local Flattr server and flattr-host, driven
+through native-messaging frames exactly as a browser drives it.
 
 Starts ``flattr-host sim`` (HTTPS, its own CA) and ``flattr-host`` with a Chromium argv, then speaks
 native-messaging frames: hello, the token from the flattr.com handshake, attention that crosses
@@ -40,13 +41,7 @@ def show(label: str, value: object) -> None:
     print(f"    {label}: {value}", flush=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary home folder")
-    parser.add_argument(
-        "--plain-http", action="store_true", help="serve the local Flattr server without TLS"
-    )
-    args = parser.parse_args()
+def main(args: argparse.Namespace) -> int:
 
     home = Path(tempfile.mkdtemp(prefix="flattr-demo-"))
     (home / "settings.json").write_text(json.dumps(DEMO_SETTINGS))
@@ -150,4 +145,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home folder")
+    parser.add_argument("--plain-http", action="store_true", help="the local server without TLS")
+    sys.exit(main(parser.parse_args()))

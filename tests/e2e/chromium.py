@@ -31,7 +31,7 @@ from .browser import (
 from .hostinstall import CHROMIUM_ID
 from .network import Network
 from .procs import marked_pids
-from .run import RunDir
+from .run import RunDir, headed
 
 EXECUTABLE = Path("/usr/lib/chromium/chromium")
 INSTALL_COMMAND = "sudo apt-get install -y chromium"
@@ -225,7 +225,7 @@ class ChromiumBrowser(Browser):
             self.context: BrowserContext = self._playwright.chromium.launch_persistent_context(
                 str(run.profile),
                 executable_path=str(EXECUTABLE),
-                headless=True,
+                headless=not headed(),
                 args=launch_args(extension, network),
                 # Playwright's defaults disable extensions and mute audio (a muted tab is never
                 # "audible", and the extension's audio attention needs that).

@@ -203,10 +203,14 @@ class Companion:
 
     def screenshot_popup(self, popup: Tab, state: str) -> Path:
         """Saved as artifacts/e2e/popup/<browser>-<state>.png (the popup's own size)."""
+        return self.screenshot_popup_to(
+            popup, ARTIFACTS / "popup" / f"{self.rig.browser_name}-{state}.png"
+        )
+
+    def screenshot_popup_to(self, popup: Tab, path: Path) -> Path:
         popup.activate()
         popup.set_viewport(*POPUP_VIEWPORT)
         popup.wait_for(POPUP_RENDERED)
-        path = ARTIFACTS / "popup" / f"{self.rig.browser_name}-{state}.png"
         popup.screenshot(path)
         assert path.stat().st_size > 0
         return path

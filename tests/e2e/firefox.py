@@ -28,7 +28,7 @@ from .browser import (
 )
 from .hostinstall import FIREFOX_ID
 from .network import Network
-from .run import RunDir
+from .run import RunDir, headed
 
 EXECUTABLE = Path("/usr/lib/firefox-esr/firefox-esr")
 INSTALL_COMMAND = "sudo apt-get install -y firefox-esr"
@@ -226,7 +226,7 @@ class FirefoxBrowser(Browser):
             self.proc = subprocess.Popen(
                 [
                     str(EXECUTABLE),
-                    "--headless",
+                    *([] if headed() else ["--headless"]),
                     "--no-remote",
                     "--profile",
                     str(run.profile),

@@ -18,6 +18,15 @@ RUN_PREFIX = "flattr-e2e-"
 ASOUNDRC = "pcm.!default { type null }\n"
 
 
+# `./scripts/demo --headed` sets this: show the browser on the desktop instead of headless.
+HEADED_VAR = "FLATTR_E2E_HEADED"
+DISPLAY_VARS = ("DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY")
+
+
+def headed() -> bool:
+    return os.environ.get(HEADED_VAR) == "1"
+
+
 @dataclass(frozen=True)
 class RunDir:
     root: Path
@@ -79,8 +88,12 @@ class RunDir:
             # No desktop session: headless, no D-Bus, no crash reporter.
             "DBUS_SESSION_BUS_ADDRESS": "disabled:",
             "MOZ_CRASHREPORTER_DISABLE": "1",
-            "CHROME_HEADLESS": "1",
             MARKER_VAR: self.marker,
+            **(
+                {k: os.environ[k] for k in DISPLAY_VARS if k in os.environ}
+                if headed()
+                else {"CHROME_HEADLESS": "1"}
+            ),
         }
 
     def remove(self) -> None:
