@@ -2,6 +2,7 @@
 // and URLs are hostile input), wires the controls to the documented `ui:*` requests and re-fetches
 // on `bg:changed`.
 import { api } from "../common/api.js";
+import { $, request, setText, show } from "../common/page.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
@@ -18,42 +19,12 @@ import {
 // Several `bg:changed` in a row cause one re-fetch.
 const REFETCH_DEBOUNCE_MS = 300;
 
-const $ = (id) => document.getElementById(id);
 const nowSeconds = () => Date.now() / 1000;
 
 let history = { items: [], nextBefore: null, pages: 0 };
 let exportUrl = null;
 let builtinSignature = null;
 let refetchTimer = null;
-
-/**
- * A request to the background; never throws: failures come back as `{ok: false, error}`. The
- * host's result fields come spread into the answer (`{ok, mode, sites, …}`); an answer that nests
- * them in `result` is flattened the same way.
- */
-async function request(message) {
-  try {
-    const answer = await api.runtime.sendMessage(message);
-    if (answer && typeof answer === "object") {
-      const nested = answer.ok && answer.result && typeof answer.result === "object";
-      return nested ? { ...answer.result, ok: true } : answer;
-    }
-    return { ok: false, error: { code: "no_answer", message: "The background did not answer" } };
-  } catch {
-    const error = { code: "no_background", message: "The background is not running" };
-    return { ok: false, error };
-  }
-}
-
-function show(el, visible) {
-  el.hidden = !visible;
-}
-
-function setText(id, text) {
-  const el = $(id);
-  el.textContent = text || "";
-  show(el, Boolean(text));
-}
 
 /** Re-renders with `render()` and puts the focus back on the control with the same focus key. */
 function keepFocus(render) {

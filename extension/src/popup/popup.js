@@ -2,6 +2,7 @@
 // titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
 // re-fetches when the background says `bg:changed`.
 import { api } from "../common/api.js";
+import { $, request, setText, show } from "../common/page.js";
 import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
 
 // Relative times ("in 4 min") are re-rendered this often while the popup stays open.
@@ -9,42 +10,12 @@ const RERENDER_MS = 15000;
 // Several `bg:changed` in a row cause one re-fetch.
 const REFETCH_DEBOUNCE_MS = 150;
 
-const $ = (id) => document.getElementById(id);
 
 let tab = { id: undefined, incognito: false };
 let state = null;
 let refetchTimer = null;
 
 const nowSeconds = () => Date.now() / 1000;
-
-/**
- * A request to the background; never throws: failures come back as `{ok: false, error}`. Result
- * fields come spread into the answer (`{ok, url}`); an answer that nests them in `result` is
- * flattened the same way.
- */
-async function request(message) {
-  try {
-    const answer = await api.runtime.sendMessage(message);
-    if (answer && typeof answer === "object") {
-      const nested = answer.ok && answer.result && typeof answer.result === "object";
-      return nested ? { ...answer.result, ok: true } : answer;
-    }
-    return { ok: false, error: { code: "no_answer", message: "The background did not answer" } };
-  } catch {
-    const error = { code: "no_background", message: "The background is not running" };
-    return { ok: false, error };
-  }
-}
-
-function show(el, visible) {
-  el.hidden = !visible;
-}
-
-function setText(id, text) {
-  const el = $(id);
-  el.textContent = text || "";
-  show(el, Boolean(text));
-}
 
 /** One <p> (or <li>) per sentence, as text. */
 function setLines(id, lines, tag = "p") {

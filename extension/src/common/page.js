@@ -1,0 +1,33 @@
+// What the popup and the options page share: talking to the background, and text-only DOM updates.
+import { api } from "./api.js";
+
+export const $ = (id) => document.getElementById(id);
+
+/**
+ * A request to the background; never throws: failures come back as `{ok: false, error}`. The
+ * host's result fields come spread into the answer (`{ok, mode, sites, …}`); an answer that nests
+ * them in `result` is flattened the same way.
+ */
+export async function request(message) {
+  try {
+    const answer = await api.runtime.sendMessage(message);
+    if (answer && typeof answer === "object") {
+      const nested = answer.ok && answer.result && typeof answer.result === "object";
+      return nested ? { ...answer.result, ok: true } : answer;
+    }
+    return { ok: false, error: { code: "no_answer", message: "The background did not answer" } };
+  } catch {
+    const error = { code: "no_background", message: "The background is not running" };
+    return { ok: false, error };
+  }
+}
+
+export function show(el, visible) {
+  el.hidden = !visible;
+}
+
+export function setText(id, text) {
+  const el = $(id);
+  el.textContent = text || "";
+  show(el, Boolean(text));
+}
