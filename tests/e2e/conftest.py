@@ -119,3 +119,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for row in _TIMINGS:
         rest = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("module", "browser"))
         terminalreporter.write_line(f"{row['module']:>14} {row['browser']:<9} {rest}")
+
+
+@pytest.fixture(scope="module")
+def rig(
+    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
+) -> Iterator[Rig]:
+    """One rig per test module and browser; a module tunes it with ``RIG_OPTIONS``."""
+    options = {"settings": E2E_SETTINGS, **getattr(request.module, "RIG_OPTIONS", {})}
+    with open_rig(request, browser_name, real_extension, **options) as rig:
+        yield rig

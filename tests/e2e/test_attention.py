@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS, open_rig
+from .conftest import E2E_SETTINGS
 from .rig import Rig
 
 # Longer than the 15 s attention window a page load opens: only input gets past it.
@@ -29,6 +27,7 @@ SETTINGS = {**E2E_SETTINGS, "thresholds": THRESHOLDS, "audio_thresholds": AUDIO_
 BLOG_URL = f"http://{sites.BLOG}/posts/attention-is-all"
 AUDIO_URL = f"http://{sites.MUSIC}{sites.AUDIO_PATH}"
 NEWS_URL = f"http://{sites.NEWS}/today"
+RIG_OPTIONS = {"settings": SETTINGS}
 LONG_READ_SECONDS = 17.0  # past the second threshold
 SHORT_READ_SECONDS = 3.6  # past the first
 # Any counted second leaves a row in the host's attention table: enough to show "nothing".
@@ -36,14 +35,6 @@ GLANCE_SECONDS = 1.0
 SETTLE_SECONDS = 0.8
 AUDIO_PAGE_SECONDS = 20.0  # the extension's AUDIO_PAGE_AFTER_SECONDS
 DELIVERY_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def rig(
-    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
-) -> Iterator[Rig]:
-    with open_rig(request, browser_name, real_extension, settings=SETTINGS) as rig:
-        yield rig
 
 
 @pytest.fixture(scope="module")

@@ -3,28 +3,16 @@ the token gone, the flattr kept for the same account. 402: the subscription show
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
 from . import sites
 from .companion import Companion, wait_until
-from .conftest import E2E_SETTINGS, open_rig
 from .rig import Rig
 
 PAGE_A = f"http://{sites.BLOG}/posts/attention-is-all"
 PAGE_B = f"http://{sites.BLOG}/posts/second-post"
 PAGE_C = f"http://{sites.NEWS}/today"
 DELIVERY_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def rig(
-    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
-) -> Iterator[Rig]:
-    with open_rig(request, browser_name, real_extension, settings=E2E_SETTINGS) as rig:
-        yield rig
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from . import procs, sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS, open_rig
 from .rig import Rig
 
 INSTALL_COMMAND = "pip install flattr-companion && flattr-host install"
@@ -25,14 +22,7 @@ RECONNECT_SECONDS = 10.0
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def rig(
-    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
-) -> Iterator[Rig]:
-    with open_rig(
-        request, browser_name, real_extension, settings=E2E_SETTINGS, install_host=False
-    ) as rig:
-        yield rig
+RIG_OPTIONS = {"install_host": False}
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,11 @@ Flattr server), so a leak would show as a stored token."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from . import sites
 from .companion import Companion, wait_until
-from .conftest import E2E_SETTINGS, open_rig
 from .rig import MALLORY, MALLORY_TOKEN, Rig
 
 # Long enough for a content script, the background and the host to act on an event (a local
@@ -23,14 +20,6 @@ FIRE_TIMEOUT_SECONDS = 10.0
 MALLORY_PAGE = f"/oauth/ext?sim_user={MALLORY}"
 # Only the page carrying this marker gets the early events (the preload script stays installed).
 EARLY_MARKER = "early=1"
-
-
-@pytest.fixture(scope="module")
-def rig(
-    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
-) -> Iterator[Rig]:
-    with open_rig(request, browser_name, real_extension, settings=E2E_SETTINGS) as rig:
-        yield rig
 
 
 @pytest.fixture(scope="module")

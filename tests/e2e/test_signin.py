@@ -4,26 +4,15 @@ local Flattr server over TLS) hands the token to the real host; the tab closes, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from .companion import API, SIGN_IN_URL, Companion, close_if_open, is_sign_in_page, wait_until
-from .conftest import E2E_SETTINGS, open_rig
 from .rig import Rig
 
 # The same handshake page at another path: a flattr.com page that is not the sign-in page.
 OTHER_FLATTR_PAGE = "https://flattr.com/oauth/ext/"
 SETTLE_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def rig(
-    request: pytest.FixtureRequest, browser_name: str, real_extension: Callable[[Path], Path]
-) -> Iterator[Rig]:
-    with open_rig(request, browser_name, real_extension, settings=E2E_SETTINGS) as rig:
-        yield rig
 
 
 @pytest.fixture(scope="module")
