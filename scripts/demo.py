@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import demo_frames  # noqa: E402
-from demo_frames import show, step  # noqa: E402
+from demo_frames import show, step, watch_server  # noqa: E402
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 # Figures of this demo (named settings of the host, shortened so that it runs in about a minute).
@@ -131,22 +131,7 @@ def browser_demo(browser: str, out: Path) -> int:
 
         step("The host submits, retries the 503s with back-off under one Idempotency-Key")
         expected = status["flattrs_today_url"]
-        seen = 0
-        first = 0.0
-        deadline = time.monotonic() + DELIVERY_TIMEOUT
-        while time.monotonic() < deadline:
-            received = rig.control.received()
-            for req in received[seen:]:
-                first = first or req["time"]
-                show(
-                    f"t+{req['time'] - first:4.1f} s server answered",
-                    f"HTTP {req['status']} to {len(req['urls'])} flattr(s), "
-                    f"Idempotency-Key {str(req['idempotency_key'])[:8]}…",
-                )
-            seen = len(received)
-            if sum(Counter(f["url"] for f in rig.control.flattrs()).values()) >= expected:
-                break
-            time.sleep(0.5)
+        watch_server(rig.control, lambda: len(rig.control.flattrs()) >= expected, DELIVERY_TIMEOUT)
 
         step("Result")
         arrived = Counter(f["url"] for f in rig.control.flattrs())

@@ -15,7 +15,9 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -25,6 +27,8 @@ from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
 
 # The demo shortens the retry back-off (a named setting) so that it finishes in seconds.
 DEMO_SETTINGS = {"backoff_base": 1.0, "backoff_factor": 2.0, "submit_delay": 0.2}
+DELIVERY_TIMEOUT = 60.0
+POLL_SECONDS = 0.3
 PAGES = [
     ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 30),
     ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 30),
@@ -39,6 +43,25 @@ def step(text: str) -> None:
 
 def show(label: str, value: object) -> None:
     print(f"    {label}: {value}", flush=True)
+
+
+def watch_server(control: Any, done: Callable[[], bool], timeout: float) -> None:
+    """Print each bulk request the local Flattr server answers until ``done()`` or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    seen, first = 0, 0.0
+    while time.monotonic() < deadline:
+        received = control.received()
+        for req in received[seen:]:
+            first = first or req["time"]
+            show(
+                f"t+{req['time'] - first:4.1f} s server answered",
+                f"HTTP {req['status']} to {len(req['urls'])} flattr(s), "
+                f"Idempotency-Key {str(req['idempotency_key'])[:8]}…",
+            )
+        seen = len(received)
+        if done():
+            return
+        time.sleep(POLL_SECONDS)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -103,23 +126,12 @@ def main(args: argparse.Namespace) -> int:
 
             step("The host submits; it retries the 503s with back-off under one Idempotency-Key")
             host.request("tick")
-            deadline = time.monotonic() + 60
-            seen = 0
-            first = 0.0
-            while time.monotonic() < deadline:
-                received = sim.control.received()
-                for req in received[seen:]:
-                    first = first or req["time"]
-                    show(
-                        f"t+{req['time'] - first:4.1f} s server answered",
-                        f"HTTP {req['status']} to {len(req['urls'])} flattr(s), "
-                        f"Idempotency-Key {str(req['idempotency_key'])[:8]}…",
-                    )
-                seen = len(received)
+
+            def delivered() -> bool:
                 q = host.request("status")["result"]["queue"]
-                if q["delivered"] >= expected and q["pending"] == 0 and q["in_flight"] == 0:
-                    break
-                time.sleep(0.3)
+                return bool(q["delivered"] >= expected and q["pending"] == q["in_flight"] == 0)
+
+            watch_server(sim.control, delivered, DELIVERY_TIMEOUT)
 
             step("Result")
             status = host.request("status")["result"]

@@ -31,3 +31,19 @@ export function setText(id, text) {
   el.textContent = text || "";
   show(el, Boolean(text));
 }
+
+/** Copy the text of `el` (a command to run); without clipboard access, select it instead. */
+export async function copyText(el, notice) {
+  try {
+    await navigator.clipboard.writeText(el.textContent);
+    notice("Copied. Paste it into a terminal and run it.");
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    el.focus();
+    notice("Selected: press Ctrl+C (⌘C on a Mac) to copy.");
+  }
+}

@@ -2,7 +2,7 @@
 // and URLs are hostile input), wires the controls to the documented `ui:*` requests and re-fetches
 // on `bg:changed`.
 import { api } from "../common/api.js";
-import { $, request, setText, show } from "../common/page.js";
+import { $, copyText, request, setText, show } from "../common/page.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
@@ -306,19 +306,8 @@ function scheduleRefresh() {
   refetchTimer = setTimeout(refresh, REFETCH_DEBOUNCE_MS);
 }
 
-async function copyCommand() {
-  try {
-    await navigator.clipboard.writeText($("host-command").textContent);
-    notice("Copied. Paste it into a terminal and run it.");
-  } catch {
-    const range = document.createRange();
-    range.selectNodeContents($("host-command"));
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    $("host-command").focus();
-    notice("Selected: press Ctrl+C (⌘C on a Mac) to copy.");
-  }
+function copyCommand() {
+  return copyText($("host-command"), notice);
 }
 
 function wire() {

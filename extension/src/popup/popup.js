@@ -2,7 +2,7 @@
 // titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
 // re-fetches when the background says `bg:changed`.
 import { api } from "../common/api.js";
-import { $, request, setText, show } from "../common/page.js";
+import { $, copyText, request, setText, show } from "../common/page.js";
 import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
 
 // Relative times ("in 4 min") are re-rendered this often while the popup stays open.
@@ -136,21 +136,8 @@ async function busy(button, action) {
   }
 }
 
-async function copyCommand() {
-  const text = $("host-command").textContent;
-  try {
-    await navigator.clipboard.writeText(text);
-    notice("Copied. Paste it into a terminal and run it.");
-  } catch {
-    // No clipboard access: select the command so that Ctrl+C / ⌘C copies it.
-    const range = document.createRange();
-    range.selectNodeContents($("host-command"));
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-    $("host-command").focus();
-    notice("Selected: press Ctrl+C (⌘C on a Mac) to copy.");
-  }
+function copyCommand() {
+  return copyText($("host-command"), notice);
 }
 
 function wire() {
