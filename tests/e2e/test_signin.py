@@ -78,7 +78,11 @@ def test_another_flattr_page_hears_authenticated(
     page.wait_for("window.__flattrSim.authenticated === true", timeout=SETTLE_SECONDS)
     received = page.eval("window.__flattrSim.received.map((e) => [e.type, e.detail])")
     assert ["flattr-authenticated", {"authenticated": True}] in received
-    assert [e[0] for e in received][:2] == ["flattr-installed", "flattr-authenticate"]
+    names = [e[0] for e in received]
+    # The page learns of the extension from flattr-installed or, when the content script was
+    # quicker than the page's own script, from the sessionStorage marker (handshake.md).
+    expected = ["flattr-installed", "flattr-authenticate"]
+    assert names[:2] == expected or names[0] == "flattr-authenticate", names
     (token_event,) = page.eval("window.__flattrSim.sent.filter((e) => e.type === 'flattr-token')")
     assert ("subscription" in token_event["detail"]) is sends_subscription
     assert rig.stored_tokens() == [rig.sim.token]
