@@ -1,7 +1,7 @@
 """The local Flattr server, tested as a real process over real sockets.
 
 The bulk endpoint's behaviour (Bearer required, array of {"url"}, no element de-duplication, the
-success body) is the project's assumption from contract §8i, not documented Flattr behaviour.
+success body) is our assumption (docs/flattr-api.md#what-the-local-server-assumes), not Flattr's.
 """
 
 from __future__ import annotations

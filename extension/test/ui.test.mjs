@@ -1,4 +1,4 @@
-// The background side of the popup/options API (.notes/EXTENSION.md) with fakes.
+// The background side of the popup/options API (docs/extension.md) with fakes.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HostError } from "../src/background/host.js";

@@ -1,6 +1,6 @@
 """Every figure the host works with, as named settings.
 
-Defaults follow the reference material (attention.md, handshake.md, native-messaging.md). Tests,
+Defaults follow docs/attention.md, docs/flattr-api.md and docs/native-messaging.md. Tests,
 portable installs and power users override them in ``<home>/settings.json`` (same field names) and
 through a few environment variables. Kept free of heavy imports: it is read before ``hello``.
 """
@@ -39,7 +39,7 @@ class Settings(NamedTuple):
     # Group commit: at most this many frames already waiting on stdin share one transaction.
     max_group_commit: int = 256
 
-    # --- attention (attention.md) -----------------------------------------------------------
+    # --- attention (docs/attention.md) ------------------------------------------------------
     thresholds: tuple[int, ...] = (50, 96, 138, 176, 210)
     audio_thresholds: tuple[int, ...] = (140, 400, 880, 1480, 2460, 3660)
     # After the last threshold, one more flattr per this many seconds.
@@ -55,7 +55,7 @@ class Settings(NamedTuple):
     # Mode: "all" public sites, only sites the user "enabled", or only pages with Flattr "metadata".
     mode: str = "all"
 
-    # --- submission (handshake.md, seed 003) ------------------------------------------------
+    # --- submission (docs/flattr-api.md#bulk-flattr) ----------------------------------------
     api_base: str = DEFAULT_API_BASE
     web_base: str = DEFAULT_WEB_BASE
     # PEM bundle to trust for the API (the local Flattr server's CA in tests and the demo).

@@ -5,7 +5,7 @@ Every decision is stored in SQLite before and after each request (never across o
 back-off and rate-limit holds live in ``kv``, and items a dead process left in flight go back to
 pending in their batch. One process at a time submits (``lease``).
 
-Outcomes of a request (see handshake.md and flattr-api-contract.txt §3, §4, §7):
+Outcomes of a request (docs/flattr-api.md#bulk-flattr, docs/architecture.md#6-submission):
 2xx delivered · network error / retryable status / other status: attempt counted, back-off ·
 401 token rejected (sign out, keep items) · 402 subscription inactive (slow schedule) ·
 403 rate_limit_exceeded / 429 hold until reset, no attempt counted · 400 isolate refused URLs ·
@@ -65,7 +65,7 @@ BUSY = "busy"
 SUBMIT_DELAY = "submit_delay"
 # Holds that a flush ("send now") lifts; a rate limit is the server's, a flush cannot lift it.
 FORCE_LIFTS = (BACKOFF, SUBSCRIPTION_INACTIVE)
-# 401 with these codes means "no money", not "bad token" (contract §3): do not sign out.
+# 401 with these codes is "no money", not "bad token" (docs/flattr-api.md#errors): do not sign out.
 NO_MEANS_CODES = ("no_means", "no_money")
 
 EventSink = Callable[[str, dict[str, Any]], None]

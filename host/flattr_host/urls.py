@@ -43,7 +43,7 @@ SCRIPT_QUERY_KEYS: Mapping[str, tuple[str, ...]] = {
 LOCALHOST_NAMES = ("localhost",)
 INTRANET_SUFFIXES = ("local", "lan", "internal", "intranet", "home.arpa", "corp", "localdomain")
 
-# Flattr auto-submit URLs (seed 001, 004): <link rel="payment" href="https://flattr.com/submit/auto?…">
+# Flattr auto-submit URLs (docs/flattr-api.md#auto-submit-urls), from <link rel="payment" href="…">
 AUTO_SUBMIT_HOST = "flattr.com"
 AUTO_SUBMIT_PATH = "/submit/auto"
 

@@ -80,7 +80,7 @@ def test_another_flattr_page_hears_authenticated(
     assert ["flattr-authenticated", {"authenticated": True}] in received
     names = [e[0] for e in received]
     # The page learns of the extension from flattr-installed or, when the content script was
-    # quicker than the page's own script, from the sessionStorage marker (handshake.md).
+    # quicker than the page's own script, from the sessionStorage marker (docs/handshake.md).
     expected = ["flattr-installed", "flattr-authenticate"]
     assert names[:2] == expected or names[0] == "flattr-authenticate", names
     (token_event,) = page.eval("window.__flattrSim.sent.filter((e) => e.type === 'flattr-token')")

@@ -1,4 +1,4 @@
-// The attention state machine (shared/reference/attention.md). Pure: no browser API, an injected
+// The attention state machine (docs/attention.md). Pure: no browser API, an injected
 // clock (unix seconds), plain data in and segments out. tracker.js feeds it browser events.
 //
 // Time is credited in slices: every input first advances the machine to "now", crediting the slice

@@ -1,4 +1,4 @@
-// The background half of the flattr.com handshake (shared/reference/handshake.md), hardened:
+// The background half of the flattr.com handshake (docs/handshake.md), hardened:
 // a token or subscription is accepted only from the top frame of a normal (non-private) tab whose
 // URL is exactly on https://flattr.com, and every `detail` is type-checked here again even though
 // the content script already did. The browser API and the host are injected.

@@ -2,7 +2,7 @@
 import { MAX_FLATTR_ID_LENGTH, MAX_URL_LENGTH } from "./settings.js";
 import { isFlattrPage, isHttpUrl } from "./urls.js";
 
-/** Where a Flattr auto-submit URL lives (seed 001/004): `https://flattr.com/submit/auto?…`. */
+/** Where a Flattr auto-submit URL lives (docs/flattr-api.md#auto-submit-urls). */
 export const AUTO_SUBMIT_PATH = "/submit/auto";
 
 export function emptyMeta() {

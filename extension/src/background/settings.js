@@ -1,5 +1,5 @@
 // Every figure the background uses, named in one place. The attention figures are the original
-// Flattr extension's (see shared/reference/attention.md); the host's own thresholds live host-side.
+// Flattr extension's (see docs/attention.md); the host's own thresholds live host-side.
 // The content scripts cannot import modules: they repeat the few figures they need, and a test
 // checks that their copies match these.
 

@@ -1,4 +1,4 @@
-// The background side of the popup/options API (.notes/EXTENSION.md). Every answer is
+// The background side of the popup/options API (docs/extension.md). Every answer is
 // `{ok: true, ...}` (host results are spread into it) or `{ok: false, error: {code, message,
 // command?}}`; nothing throws to the caller.
 import * as build from "./protocol.js";

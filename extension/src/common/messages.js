@@ -1,5 +1,5 @@
 // Message kinds between the extension's own parts (runtime.sendMessage). The popup/options ↔
-// background contract is described in .notes/EXTENSION.md; content scripts cannot import modules
+// background messages are described in docs/extension.md; content scripts cannot import modules
 // and spell the same strings.
 
 // Popup / options → background (answer: {ok: true, ...} or {ok: false, error: {code, message}}).

@@ -1,4 +1,4 @@
-// The flattr.com handshake, page side (shared/reference/handshake.md). Runs only on
+// The flattr.com handshake, page side (docs/handshake.md). Runs only on
 // https://flattr.com/* (manifest) and checks that again here, in the top frame of a normal window.
 // A classic script (content scripts cannot be modules): it repeats the few names it needs.
 //
@@ -13,7 +13,7 @@
   "use strict";
 
   const api = globalThis.browser ?? globalThis.chrome;
-  const MARKER_KEY = "extension"; // sessionStorage key the page reads (the seed's name)
+  const MARKER_KEY = "extension"; // sessionStorage key the page reads (docs/handshake.md)
   const MAX_TOKEN_LENGTH = 4096; // = settings.MAX_TOKEN_LENGTH
   const MAX_DETAIL_CHARS = 16384; // a JSON-string detail longer than this is junk
   const GONE_POLL_MS = 2000; // how often to look whether the extension went away

@@ -2,7 +2,7 @@
 is installed, where its policies live, and whether it is sandboxed (Snap, Flatpak).
 
 Path templates are expanded by ``Platform.expand`` (``~``, ``$XDG_CONFIG_HOME``, ``%VAR%``, ``/``).
-Facts: shared/reference/native-messaging.md, the Chrome/MDN/Edge docs and existing hosts.
+Facts: docs/native-messaging.md (from the Chrome/MDN/Edge docs and existing hosts).
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class App:
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     redirect_uri: str = DEFAULT_REDIRECT_URI
-    # The real server never echoed state (contract §2); a switch for clients that want it.
+    # The real server never echoed state (docs/flattr-api.md#oauth); a switch for those who want it.
     echo_state: bool = False
 
     @property

@@ -19,7 +19,7 @@ from .objects import mini_thing, thing_json, user_json
 from .state import SimState
 
 API_PREFIX = "/rest/v2"
-# Suffix formats the docs list but this server does not render (contract §5): 406.
+# Suffix formats the docs list but this server does not render (docs/flattr-api.md#formats): 406.
 _UNSUPPORTED_SUFFIXES = (".xml", ".yaml", ".as", ".atom", ".txt")
 _JSON_MEDIA = frozenset({"application/json", "application/*", "*/*"})
 _THING_IDS = re.compile(r"^/things/([^/]+)$")

@@ -1,4 +1,4 @@
-"""Auto-submit URLs: https://flattr.com/submit/auto?user_id=..&url=..&title=.. (contract §6)."""
+"""Auto-submit URLs: https://flattr.com/submit/auto?… (docs/flattr-api.md#auto-submit-urls)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /rest/v2/flattr/bulk: the endpoint the extension submits flattrs to (contract §7, §8i).
+"""POST /rest/v2/flattr/bulk, where flattrs are submitted (docs/flattr-api.md#bulk-flattr).
 
 Order of work for one request: fault step (delay, then maybe answer or drop without looking at
 the request), then the rate limit, Bearer check, Idempotency-Key replay, body validation,

@@ -1,4 +1,4 @@
-"""The Flattr error body and the exact code -> status table (contract §3)."""
+"""The Flattr error body and the exact code -> status table (docs/flattr-api.md#errors)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ class Request:
             raise ApiError("invalid_request", f"Malformed JSON body: {exc}") from exc
 
     def params_body(self) -> dict[str, Any]:
-        """A JSON object or form-urlencoded body as a dict (both are allowed, contract §5)."""
+        """A JSON or form-urlencoded body as a dict (both allowed: docs/flattr-api.md#formats)."""
         if not self.body.strip():
             return {}
         kind = self.content_type()

@@ -11,7 +11,7 @@ from .state import SimState
 
 
 def rate_key(req: Request, token: Token | None) -> str:
-    """Per token when authenticated, per client address otherwise (contract §4, inferred)."""
+    """Per token, else per client address (an assumption: docs/flattr-api.md#rate-limits)."""
     return f"token:{token.value}" if token is not None else f"ip:{req.client_ip}"
 
 

@@ -1,4 +1,4 @@
-"""JSON shapes of users and things (contract §1), with token-dependent fields."""
+"""JSON shapes of users and things (docs/flattr-api.md#objects), with token-dependent fields."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Per-key fixed hourly windows with the four X-RateLimit-* headers (contract §4)."""
+"""Fixed hourly windows per key, with the X-RateLimit-* headers (docs/flattr-api.md#rate-limits)."""
 
 from __future__ import annotations
 

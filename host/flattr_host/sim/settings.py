@@ -10,7 +10,7 @@ DEFAULT_PORT = 0
 DEFAULT_USERNAME = "demo"
 DEMO_TOKEN_BYTES = 24
 
-# Rate limiting (contract §4): per token, fixed hourly window, 1000 hits.
+# Rate limiting (docs/flattr-api.md#rate-limits): per token, fixed hourly window, 1000 hits.
 DEFAULT_RATE_LIMIT = 1000
 RATE_LIMIT_WINDOW_SECONDS = 3600
 
@@ -36,7 +36,7 @@ AUTO_SUBMIT_PREFIXES = (
     "https://flattr.com/submit/auto",
     "http://flattr.com/submit/auto",
 )
-# Hosts whose URLs POST /flattr accepts without a registered thing (contract §6).
+# Hosts whose URLs POST /flattr accepts unregistered (docs/flattr-api.md#other-endpoints).
 DISCOVERABLE_HOSTS = frozenset(
     {"github.com", "gist.github.com", "soundcloud.com", "twitter.com", "instagram.com"}
 )
