@@ -72,7 +72,7 @@ REFUSED = "refused"  # an answer retrying cannot fix: held until flush or a new 
 WAITING_FOR_ACCOUNT = "waiting_for_account"
 BUSY = "busy"
 SUBMIT_DELAY = "submit_delay"
-# Holds that a flush ("send now") lifts (and REFUSED); a rate limit is the server's.
+# Holds that a flush ("send now") lifts besides a refusal; a rate limit is the server's.
 FORCE_LIFTS = (BACKOFF, SUBSCRIPTION_INACTIVE)
 
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -655,13 +655,13 @@ class Submitter:
     def _refuse(self, account: Account, now: float, report: SubmitReport) -> None:
         store.put(self._conn, REFUSAL_KEY, {"account_id": account.id, "at": now})
         report.waiting = REFUSED
-        report.retry_at = None
 
     def _failed_attempt(
         self, batch: queue.Batch, answer: _Answer, now: float, report: SubmitReport
     ) -> None:
-        """Network error, retryable or unexpected status: count the attempt and back off; after
-        ``max_attempts`` the items become failed and wait on the slow schedule."""
+        """Network error, retry status, a 400 naming nothing, a 2xx error body: count the attempt
+        and back off; after ``max_attempts`` the items become failed and wait on the slow
+        schedule."""
         conn = self._conn
         attempts = batch.attempts + 1
         wait = self._back_off(attempts, answer, now)
