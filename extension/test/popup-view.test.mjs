@@ -400,6 +400,21 @@ test("rate limited: when it resumes, and Retry now cannot skip it", () => {
   assert.match(q.lastError, /Too many requests/);
 });
 
+test("rate limited by a Retry-After: resumes when the host says, not at the window's reset", () => {
+  const queue = {
+    ...QUIET_QUEUE,
+    pending: 1,
+    hold: "rate_limited",
+    next_retry_at: NOW + 120,
+    rate_limit_remaining: 999,
+    rate_limit_reset: NOW + 3600,
+  };
+  const q = popupView(state({ queue }), { now: NOW }).queue;
+  assert.equal(q.hold, "Flattr's rate limit was reached; sending resumes in 2 min.");
+  const noTime = holdText({ ...queue, next_retry_at: null }, NOW);
+  assert.equal(noTime, "Flattr's rate limit was reached; sending resumes in 1 h.");
+});
+
 test("every hold code in words", () => {
   const q = (hold, extra = {}) => holdText({ ...QUIET_QUEUE, hold, ...extra }, NOW);
   assert.match(q("signed_out"), /sign in/);

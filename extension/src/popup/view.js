@@ -365,8 +365,10 @@ export function pageView(state, context = {}) {
 export function holdText(queue, now) {
   const hold = queue?.hold;
   if (!hold) return "";
+  // next_retry_at is when the host will send again (Retry-After may end a rate-limit hold long
+  // before the window's reset); the reset only stands in when it is missing.
   const until = formatRelative(
-    hold === "rate_limited" ? queue.rate_limit_reset ?? queue.next_retry_at : queue.next_retry_at,
+    hold === "rate_limited" ? queue.next_retry_at ?? queue.rate_limit_reset : queue.next_retry_at,
     now,
   );
   const when = until && until !== "now" ? ` ${until}` : " soon";
