@@ -11,6 +11,7 @@ import pytest
 from flattr_host.backoff import (
     RateLimit,
     backoff_delay,
+    clamp_reset,
     parse_http_date,
     parse_rate_limit,
     parse_retry_after,
@@ -111,3 +112,22 @@ def test_rate_limit_hold_keeps_the_reserve() -> None:
     assert rate_limit_hold(window, reserve=5, now=now + 301) is None
     assert rate_limit_hold(None, reserve=5, now=now) is None
     assert rate_limit_hold(RateLimit(None, None, None), reserve=5, now=now) is None
+
+
+def test_a_far_off_reset_is_clamped_to_the_window() -> None:
+    now = 1000.0
+    far = RateLimit(limit=1000, remaining=0, reset=now + 1e7)
+    assert clamp_reset(far, latest=now + 3600) == RateLimit(1000, 0, now + 3600)
+    near = RateLimit(limit=1000, remaining=0, reset=now + 60)
+    assert clamp_reset(near, latest=now + 3600) == near
+    assert clamp_reset(None, latest=now) is None
+    assert clamp_reset(RateLimit(1000, 0, None), latest=now) == RateLimit(1000, 0, None)
+
+
+def test_a_stored_reset_beyond_the_window_holds_nothing() -> None:
+    # Stored before resets were clamped (116 days away): it must not stop sending for months.
+    now = 1000.0
+    stale = RateLimit(limit=1000, remaining=0, reset=now + 1e7)
+    assert rate_limit_hold(stale, reserve=5, now=now, window=3600) is None
+    window = RateLimit(limit=1000, remaining=0, reset=now + 3600)
+    assert rate_limit_hold(window, reserve=5, now=now, window=3600) == now + 3600

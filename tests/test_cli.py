@@ -62,6 +62,29 @@ def test_flush_sends_a_large_backlog_with_progress(tmp_path: Path, fresh_sim: Si
     assert "0 pending" in run(env, "status").stdout
 
 
+def test_a_refusal_is_held_shown_and_sent_on_flush(tmp_path: Path, fresh_sim: SimProcess) -> None:
+    home = make_home(tmp_path / "home")
+    env = sim_env(home, fresh_sim)
+    fresh_sim.control.add_user("scoped", "scoped-token")
+    _seed(home, "scoped-token", 2)
+    scope = {"error": "insufficient_scope", "error_description": "Missing the scope flattr"}
+    fresh_sim.control.set_faults(script=[{"status": 403, "body": scope}])
+    held = run(env, "flush")
+    assert held.returncode == 1
+    assert "refused" in held.stderr and "insufficient_scope" in held.stderr
+    assert "flattr-host flush" in held.stderr
+    status = run(env, "status").stdout
+    assert "waiting        refused" in status and "2 failed" in status
+    assert "next retry" not in status
+    listing = run(env, "queue").stdout
+    assert listing.count("failed") == 2 and listing.count("Missing the scope flattr") == 2
+    assert len(fresh_sim.control.received()) == 1  # one bulk request, nothing retried by itself
+    # The cause is fixed on the server: the user asks again, and everything goes.
+    sent = run(env, "flush")
+    assert sent.returncode == 0, sent.stderr
+    assert "2 delivered" in sent.stdout and len(fresh_sim.control.flattrs()) == 2
+
+
 def test_flush_signed_out_says_what_to_do(tmp_path: Path, fresh_sim: SimProcess) -> None:
     home = make_home(tmp_path / "home")
     result = run(sim_env(home, fresh_sim), "flush")

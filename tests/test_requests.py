@@ -4,6 +4,7 @@ committed JSON Schema (the contract the extension is tested against)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,36 @@ def test_a_resent_attention_batch_is_recorded_once(host: CheckedHost) -> None:
     assert status["seconds_today"] == 60 and status["flattrs_today_url"] == 1
     other = host.request("attention", batch="b-0002", segments=batch["segments"])["result"]
     assert other["results"][0]["seconds_today"] == 120
+
+
+def _wait_for_queue(host: CheckedHost, done: Any, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        queue: dict[str, Any] = host.request("status")["result"]["queue"]
+        if done(queue) or time.monotonic() > deadline:
+            return queue
+        time.sleep(0.2)
+
+
+def test_a_new_sign_in_with_an_active_subscription_sends_at_once(
+    tmp_path: Path, fresh_sim: SimProcess
+) -> None:
+    fresh_sim.control.add_user("alice", "alice-token")
+    fresh_sim.control.set_subscription(username="alice", active=False, legacy_402=True)
+    home = make_home(tmp_path / "home", failed_retry_interval=6 * 3600.0)
+    with CheckedHost(home, env=sim_env(home, fresh_sim)) as host:
+        assert host.request("hello", protocol=1)["ok"]
+        active = {"active": True}
+        host.request("token", token="alice-token", subscription=active, page_url=FLATTR_PAGE)
+        assert host.request("flattr_now", url="https://renewed.example.com/")["ok"]
+        assert host.wait_event("subscription", timeout=20)["data"] == {"active": False}
+        held = host.request("status")["result"]
+        assert held["queue"]["hold"] == "subscription_inactive"
+        assert held["account"]["subscription_active"] is False
+        # Renewed on flattr.com, whose sign-in hands over a fresh token, subscription active.
+        fresh_sim.control.set_subscription(username="alice", active=True)
+        fresh_sim.control.add_user("alice", "alice-token-2")
+        host.request("token", token="alice-token-2", subscription=active, page_url=FLATTR_PAGE)
+        queue = _wait_for_queue(host, lambda q: q["delivered"] == 1)
+        assert (queue["delivered"], queue["hold"]) == (1, None), queue
+    assert [f["url"] for f in fresh_sim.control.flattrs()] == ["https://renewed.example.com/"]

@@ -159,6 +159,20 @@ def test_fault_retry_after_and_body_override(sim: SimProcess, http: httpx.Client
     assert "Retry-After" not in second.headers
 
 
+def test_fault_answers_carry_the_rate_limit_window(sim: SimProcess, http: httpx.Client) -> None:
+    # The real API sends X-RateLimit-* with every answer of a rate-limited resource (§4).
+    sim.control.set_rate_limit(limit=1000, remaining=999, reset_in=3600)
+    sim.control.set_faults(
+        script=[{"status": 429, "retry_after": 2}, {"status": 503, "accept": True}]
+    )
+    first = bulk(http, sim.token, [{"url": "https://a.example/"}])
+    assert first.status_code == 429 and first.headers["Retry-After"] == "2"
+    assert first.headers["X-RateLimit-Remaining"] == "999"
+    assert int(first.headers["X-RateLimit-Reset"]) >= time.time() + 3500
+    second = bulk(http, sim.token, [{"url": "https://a.example/"}])
+    assert second.status_code == 503 and second.headers["X-RateLimit-Remaining"] == "998"
+
+
 def test_fault_drop_closes_without_answer(sim: SimProcess, http: httpx.Client) -> None:
     sim.control.set_faults(script=[{"drop": True}])
     with pytest.raises(httpx.TransportError):

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from flattr_host import accounts, queue, store
+from flattr_host.service import Service
 from flattr_host.settings import Settings
 from flattr_host.sim.accounts import fingerprint
 from flattr_host.sim.client import SimProcess
@@ -37,6 +38,8 @@ from flattr_host.submitter import (
 RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)
 TOKEN_A = "token-alice-1"
 TOKEN_B = "token-bob-1"
+FLATTR_PAGE = "https://flattr.com/oauth/ext"
+HOUR = 3600.0
 
 
 class Clock:
@@ -162,6 +165,17 @@ def rig(sim: SimProcess, tmp_path: Path) -> Iterator[Rig]:
 
 def bulk(sim: SimProcess) -> list[dict[str, Any]]:
     return [r for r in sim.control.received() if r["path"].endswith("/flattr/bulk")]
+
+
+def sign_in_from_flattr(rig: Rig, token: str, active: bool | None) -> None:
+    """The ``token`` request of the flattr.com handshake, through the host's request handler."""
+    service = Service(rig.conn, rig.settings, lambda event: None, None)
+    service.clock = rig.clock
+    message: dict[str, Any] = {"id": 1, "type": "token", "token": token, "page_url": FLATTR_PAGE}
+    if active is not None:
+        message["subscription"] = {"active": active}
+    (reply,) = service.handle_batch([message])
+    assert reply["ok"], reply
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -346,6 +360,25 @@ def test_failed_items_go_again_on_the_slow_schedule(rig: Rig, sim: SimProcess) -
     assert rig.submitter.run_due().delivered == 1
 
 
+def test_a_2xx_whose_body_is_an_error_is_not_a_delivery(rig: Rig, sim: SimProcess) -> None:
+    # 200 {"error": ...}: the API's error shape under a success status. Retried with the same
+    # key (a de-duplicating server records it once if it did record it), never marked delivered.
+    error = {"error": "server_error", "error_description": "try again later"}
+    sim.control.set_faults(script=[{"status": 200, "body": error}], dedupe=True)
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://ok200.example/")
+    report = rig.submitter.run_due()
+    assert (report.delivered, report.waiting) == (0, "backoff")
+    assert rig.states() == {"https://ok200.example/": "pending"}
+    assert rig.batch_of(item).attempts == 1
+    assert report.error is not None and "try again later" in report.error
+    assert store.get(rig.conn, LAST_DELIVERY_KEY) is None
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+    assert len({r["idempotency_key"] for r in bulk(sim)}) == 1
+    assert len(sim.control.flattrs()) == 1
+
+
 # --- account and subscription ----------------------------------------------------------------
 
 
@@ -398,6 +431,45 @@ def test_402_marks_subscription_inactive_and_keeps_items(rig: Rig, sim: SimProce
     assert subscription_reactivated(rig.conn, rig.clock()) == 1
     assert rig.submitter.next_due() == pytest.approx(rig.clock())
     assert rig.submitter.run_due().delivered == 2
+
+
+@pytest.mark.parametrize("fresh_token", [False, True], ids=["same-token", "fresh-token"])
+def test_a_sign_in_with_an_active_subscription_lifts_the_402_hold(
+    rig: Rig, sim: SimProcess, fresh_token: bool
+) -> None:
+    sim.control.set_subscription(username="alice", active=False, legacy_402=True)
+    sign_in_from_flattr(rig, TOKEN_A, active=True)
+    rig.enqueue("https://renewed.example/")
+    report = rig.submitter.run_due()
+    assert report.waiting == "subscription_inactive"
+    assert report.retry_at == pytest.approx(rig.clock() + 100.0)
+    # The user renews on flattr.com, and its sign-in hands over a token with active: true.
+    sim.control.set_subscription(username="alice", active=True)
+    token = TOKEN_A
+    if fresh_token:
+        token = "token-alice-renewed"
+        sim.control.add_user("alice", token)
+    sign_in_from_flattr(rig, token, active=True)
+    if not fresh_token:  # the same account: no hold left, due at once
+        summary = status_summary(rig.conn, rig.clock(), rig.settings)
+        assert summary["hold"] is None
+        assert summary["next_retry_at"] == pytest.approx(rig.clock())
+    report = rig.submitter.run_due()  # no time has passed
+    assert (report.delivered, report.waiting) == (1, None)
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] is None
+    assert [f["url"] for f in sim.control.flattrs()] == ["https://renewed.example/"]
+
+
+def test_a_sign_in_that_says_nothing_of_the_subscription_keeps_the_402_hold(
+    rig: Rig, sim: SimProcess
+) -> None:
+    sim.control.set_subscription(username="alice", active=False, legacy_402=True)
+    sign_in_from_flattr(rig, TOKEN_A, active=True)
+    rig.enqueue("https://still.example/")
+    assert rig.submitter.run_due().waiting == "subscription_inactive"
+    sign_in_from_flattr(rig, TOKEN_A, active=None)
+    assert rig.submitter.run_due().requests == 0
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] == "subscription_inactive"
 
 
 def test_body_subscription_inactive_is_read(rig: Rig, sim: SimProcess) -> None:
@@ -503,6 +575,79 @@ def test_429_holds_for_retry_after_without_counting(rig: Rig, sim: SimProcess) -
     assert rig.submitter.run_due().delivered == 1
 
 
+def test_429_retry_after_decides_while_the_window_has_room(rig: Rig, sim: SimProcess) -> None:
+    # The answer carries the API's usual headers: 999 left, reset an hour away.
+    sim.control.set_rate_limit(limit=1000, remaining=999, reset_in=3600)
+    sim.control.set_faults(script=[{"status": 429, "retry_after": 2}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://ra.example/")
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.waiting == "rate_limited" and rig.batch_of(item).attempts == 0
+    assert store.get(rig.conn, RATE_LIMIT_KEY)["remaining"] >= 990
+    assert report.retry_at is not None and start + 2 <= report.retry_at <= start + 3
+    summary = status_summary(rig.conn, rig.clock(), rig.settings)
+    assert summary["hold"] == "rate_limited"
+    assert summary["next_retry_at"] == pytest.approx(report.retry_at)
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_503_retry_after_decides_over_the_backoff(rig: Rig, sim: SimProcess) -> None:
+    rig.renew(backoff_base=60.0, backoff_max=3840.0)
+    sim.control.set_faults(script=[{"status": 503, "retry_after": 2}])
+    rig.sign_in(TOKEN_A)
+    (item,) = rig.enqueue("https://ra503.example/")
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.waiting == "backoff" and rig.batch_of(item).attempts == 1
+    assert report.retry_at is not None and start + 2 <= report.retry_at <= start + 3
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_an_exhausted_window_holds_until_its_reset_despite_retry_after(
+    rig: Rig, sim: SimProcess
+) -> None:
+    account = rig.sign_in(TOKEN_A)
+    with store.transaction(rig.conn):  # verified earlier, so the bulk request is the first
+        accounts.verify(rig.conn, account.id, "alice")
+    rig.enqueue("https://rx.example/")
+    sim.control.set_rate_limit(limit=1000, remaining=0, reset_in=600)
+    sim.control.set_faults(script=[{"status": 429, "retry_after": 2}])
+    start = rig.clock()
+    report = rig.submitter.run_due()
+    assert report.waiting == "rate_limited"
+    assert report.retry_at is not None and start + 590 <= report.retry_at <= start + 603
+    rig.clock.t = start + 10
+    assert rig.submitter.run_due().requests == 0
+
+
+def test_a_far_off_reset_is_clamped_and_status_shows_the_hold_obeyed(
+    rig: Rig, sim: SimProcess
+) -> None:
+    # A reset 10^7 s away (116 days) with the window all but used; then a 503.
+    sim.control.set_rate_limit(limit=1000, remaining=7, reset_in=1e7)
+    sim.control.set_faults(script=[{"status": 503, "accept": True}], dedupe=True)
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://far.example/")
+    start = rig.clock()
+    report = rig.submitter.run_due()  # verify (7 -> 6), the bulk request recorded (6 -> 5)
+    stored = store.get(rig.conn, RATE_LIMIT_KEY)
+    assert stored["remaining"] == 5 and stored["reset"] <= start + HOUR + 1
+    due = rig.submitter.next_due()
+    assert due is not None and start + HOUR - 60 <= due <= start + HOUR + 1
+    assert report.retry_at == pytest.approx(due)
+    summary = status_summary(rig.conn, rig.clock(), rig.settings)
+    assert summary["hold"] == "rate_limited"
+    assert summary["next_retry_at"] == pytest.approx(due)
+    assert rig.submitter.flush().requests == 0  # the server's limit: a flush cannot lift it
+    sim.control.set_rate_limit(limit=1000, remaining=1000, reset_in=3600)
+    rig.clock.to(due)
+    assert rig.submitter.run_due().delivered == 1
+    assert len(sim.control.flattrs()) == 1
+
+
 def test_stays_under_the_rate_limit_reserve(rig: Rig, sim: SimProcess) -> None:
     rig.renew(batch_size=1, rate_limit_reserve=5)
     sim.control.set_rate_limit(limit=100, remaining=7, reset_in=60)
@@ -546,17 +691,109 @@ def test_400_rejects_exactly_the_named_urls(rig: Rig, sim: SimProcess) -> None:
     assert rig.submitter.flush().requests == 0  # rejected items are never resent
 
 
-def test_400_without_names_bisects_to_the_refused_item(rig: Rig, sim: SimProcess) -> None:
-    refusal = {"status": 400, "body": {"error": "invalid_parameters", "error_description": "nope"}}
-    sim.control.set_faults(script=[refusal, {}, refusal, {}, refusal])
+def test_a_400_that_names_no_url_of_the_batch_is_a_failed_attempt(
+    rig: Rig, sim: SimProcess
+) -> None:
+    unnamed = {"status": 400, "body": {"error": "invalid_request"}}
+    elsewhere = {
+        "status": 400,
+        "body": {"error": "invalid_parameters", "invalid_urls": ["https://elsewhere.example/"]},
+    }
+    sim.control.set_faults(script=[unnamed, elsewhere, unnamed])
     rig.sign_in(TOKEN_A)
-    rig.enqueue("https://t.example/1", "https://t.example/2", "https://t.example/3", "bad")
+    urls = [f"https://u400.example/{i}" for i in range(4)]
+    rig.enqueue(*urls)
     report = rig.submitter.run_due()
-    assert (report.delivered, report.rejected, report.requests) == (3, 1, 6)
-    assert rig.states()["bad"] == "rejected"
-    assert [len(r["urls"]) for r in bulk(sim)] == [4, 2, 2, 1, 1]
-    error = rig.conn.execute("SELECT error FROM flattrs WHERE url = 'bad'").fetchone()[0]
-    assert "nope" in error
+    assert (report.rejected, report.waiting) == (0, "backoff")
+    for _ in range(2):  # max_attempts is 3
+        rig.clock.to(report.retry_at)
+        report = rig.submitter.run_due()
+        assert report.rejected == 0
+    assert report.failed == 4 and set(rig.states().values()) == {"failed"}
+    requests = bulk(sim)
+    assert [len(r["urls"]) for r in requests] == [4, 4, 4]
+    assert len({r["idempotency_key"] for r in requests}) == 1
+    # The server has recovered: the slow schedule delivers everything.
+    rig.clock.to(report.retry_at)
+    assert rig.submitter.run_due().delivered == 4
+    assert sorted(f["url"] for f in sim.control.flattrs()) == urls
+
+
+NOT_RETRYABLE = [
+    pytest.param(
+        {"status": 403, "body": {"error": "insufficient_scope", "error_description": "no flattr"}},
+        "insufficient_scope",
+        id="403-insufficient_scope",
+    ),
+    pytest.param({"status": 404}, "404 not_found", id="404"),
+    pytest.param({"status": 301, "body": {"moved": "elsewhere"}}, "HTTP 301", id="301"),
+    pytest.param({"status": 413}, "HTTP 413", id="413-single"),
+    pytest.param({"status": 501}, "HTTP 501", id="501"),
+]
+
+
+@pytest.mark.parametrize(("step", "reason"), NOT_RETRYABLE)
+def test_a_status_retrying_cannot_fix_holds_until_the_user_asks(
+    rig: Rig, sim: SimProcess, step: dict[str, Any], reason: str
+) -> None:
+    sim.control.set_faults(script=[step])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://held.example/1")
+    report = rig.submitter.run_due()
+    assert (report.waiting, report.retry_at, report.failed) == ("refused", None, 1)
+    rows = rig.conn.execute("SELECT state, error FROM flattrs").fetchall()
+    assert [r["state"] for r in rows] == ["failed"] and reason in rows[0]["error"]
+    summary = status_summary(rig.conn, rig.clock(), rig.settings)
+    assert (summary["hold"], summary["next_retry_at"]) == ("refused", None)
+    assert reason.split()[-1] in (summary["last_error_text"] or "")
+    # Nothing goes by itself, however long it waits, new flattrs included.
+    rig.enqueue("https://held.example/2")
+    rig.clock.t += 100 * rig.settings.failed_retry_interval
+    assert rig.submitter.run_due().requests == 0
+    assert rig.submitter.next_due() is None
+    assert len(bulk(sim)) == 1
+    # The user asks (flattr-host flush, the popup's retry): everything goes.
+    flushed = rig.submitter.flush()
+    assert (flushed.delivered, flushed.waiting) == (2, None)
+    assert status_summary(rig.conn, rig.clock(), rig.settings)["hold"] is None
+
+
+def test_a_new_sign_in_lifts_a_refusal(rig: Rig, sim: SimProcess) -> None:
+    scope = {"status": 403, "body": {"error": "insufficient_scope"}}
+    sim.control.set_faults(script=[scope])
+    sign_in_from_flattr(rig, TOKEN_A, active=True)
+    rig.enqueue("https://scope.example/")
+    assert rig.submitter.run_due().waiting == "refused"
+    sim.control.add_user("alice", "token-alice-scoped")
+    sign_in_from_flattr(rig, "token-alice-scoped", active=True)
+    assert rig.submitter.run_due().delivered == 1
+
+
+def test_per_item_refusals_are_rejected_with_their_reason(rig: Rig, sim: SimProcess) -> None:
+    owner = {
+        "status": 403,
+        "body": {"error": "flattr_owner", "error_description": "that is your own thing"},
+    }
+    once = {"status": 403, "body": {"error": "flattr_once"}}
+    sim.control.set_faults(script=[owner, {}, owner, once])
+    rig.sign_in(TOKEN_A)
+    rig.enqueue("https://pi.example/1", "https://pi.example/mine")
+    report = rig.submitter.run_due()
+    # The batch is split until the refused flattr is alone, then that one is rejected.
+    assert (report.delivered, report.rejected, report.waiting) == (1, 1, None)
+    assert rig.states() == {
+        "https://pi.example/1": "delivered",
+        "https://pi.example/mine": "rejected",
+    }
+    error = rig.conn.execute("SELECT error FROM flattrs WHERE url LIKE '%mine'").fetchone()[0]
+    assert "flattr_owner" in error and "your own thing" in error
+    assert [len(r["urls"]) for r in bulk(sim)] == [2, 1, 1]
+    rig.enqueue("https://pi.example/again")
+    assert rig.submitter.run_due().rejected == 1  # flattr_once
+    assert (
+        "flattr_once"
+        in rig.conn.execute("SELECT error FROM flattrs WHERE url LIKE '%again'").fetchone()[0]
+    )
 
 
 # --- restart and recovery --------------------------------------------------------------------
@@ -678,18 +915,34 @@ def test_401_no_means_is_not_a_sign_out(tmp_path: Path) -> None:
     assert rig.events.named("signed_out") == []
 
 
-def test_unexpected_status_counts_an_attempt(tmp_path: Path) -> None:
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(404, text="<html>gone</html>")
-
-    rig = mock_rig(tmp_path, user_or(answer), max_attempts=2)
+def test_a_2xx_without_an_error_is_a_delivery(tmp_path: Path) -> None:
+    # The 2018 extension's own test server answered 200 with an empty body; 204 has none.
+    answers = iter([httpx.Response(200, content=b""), httpx.Response(204)])
+    rig = mock_rig(tmp_path, user_or(lambda request: next(answers)), batch_size=1)
     rig.sign_in("t")
-    (item,) = rig.enqueue("https://z.example/")
+    rig.enqueue("https://empty.example/1", "https://empty.example/2")
+    assert rig.submitter.run_due().delivered == 2
+
+
+def test_verification_refused_holds_until_asked(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            return httpx.Response(403, json={"error": "insufficient_scope"})
+        if request.url.path == "/rest/v2/user":
+            return httpx.Response(200, json={"username": "mock"})
+        return httpx.Response(200, json={"status": "success"})
+
+    rig = mock_rig(tmp_path, handler)
+    rig.sign_in("t")
+    rig.enqueue("https://vr.example/")
     report = rig.submitter.run_due()
-    assert rig.batch_of(item).attempts == 1 and report.waiting == "backoff"
-    assert "404" in (report.error or "") and "gone" in (report.error or "")
-    rig.clock.to(report.retry_at)
-    assert rig.submitter.run_due().failed == 1
+    assert (report.waiting, report.retry_at) == ("refused", None)
+    assert rig.submitter.run_due(now=rig.clock() + 10**6).requests == 0
+    assert rig.submitter.flush().delivered == 1
+    assert calls == ["/rest/v2/user", "/rest/v2/user", "/rest/v2/flattr/bulk"]
 
 
 def test_verification_network_error_backs_off(tmp_path: Path) -> None:

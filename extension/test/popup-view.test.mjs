@@ -400,10 +400,26 @@ test("rate limited: when it resumes, and Retry now cannot skip it", () => {
   assert.match(q.lastError, /Too many requests/);
 });
 
+test("rate limited by a Retry-After: resumes when the host says, not at the window's reset", () => {
+  const queue = {
+    ...QUIET_QUEUE,
+    pending: 1,
+    hold: "rate_limited",
+    next_retry_at: NOW + 120,
+    rate_limit_remaining: 999,
+    rate_limit_reset: NOW + 3600,
+  };
+  const q = popupView(state({ queue }), { now: NOW }).queue;
+  assert.equal(q.hold, "Flattr's rate limit was reached; sending resumes in 2 min.");
+  const noTime = holdText({ ...queue, next_retry_at: null }, NOW);
+  assert.equal(noTime, "Flattr's rate limit was reached; sending resumes in 1 h.");
+});
+
 test("every hold code in words", () => {
   const q = (hold, extra = {}) => holdText({ ...QUIET_QUEUE, hold, ...extra }, NOW);
   assert.match(q("signed_out"), /sign in/);
   assert.match(q("subscription_inactive"), /subscription is not active/);
+  assert.match(q("refused"), /Flattr refused the request/);
   assert.match(q("waiting_for_account"), /another Flattr account/);
   assert.match(q("busy"), /Another Flattr Companion process/);
   assert.match(q("submit_delay", { next_retry_at: NOW + 120 }), /next batch goes out in 2 min/);
@@ -425,6 +441,29 @@ test("subscription inactive hold: Retry now is allowed (a flush lifts it)", () =
   const queue = { ...QUIET_QUEUE, failed: 2, hold: "subscription_inactive" };
   const q = popupView(state({ queue }), { now: NOW }).queue;
   assert.equal(q.retry.enabled, true);
+});
+
+test("refused hold: kept, in words, with the last error, and Retry now lifts it", () => {
+  const queue = {
+    ...QUIET_QUEUE,
+    pending: 2,
+    failed: 1,
+    hold: "refused",
+    next_retry_at: null,
+    last_error: "The Flattr API answered 403 (insufficient_scope): Missing the scope",
+    last_error_at: NOW - 20,
+  };
+  assertShape("QueueState", queue);
+  const q = popupView(state({ queue }), { now: NOW }).queue;
+  assert.match(q.hold, /^Held: Flattr refused the request/);
+  assert.match(q.hold, /press Retry now or sign in again/);
+  assert.ok(q.lines.includes("1 flattr failed and waits for you to retry."), q.lines.join("|"));
+  assert.match(q.lastError, /insufficient_scope/);
+  assert.equal(q.tone, "warn");
+  assert.deepEqual(q.retry, { visible: true, enabled: true, hint: "" });
+  // Held before anything failed (the token's check was refused): Retry is still offered.
+  const early = popupView(state({ queue: { ...queue, failed: 0 } }), { now: NOW }).queue;
+  assert.equal(early.retry.visible, true);
 });
 
 // ---- words and safety ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ skewed local clock (or a test's injected clock) neither sends too early nor wait
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import email.utils
 import random
@@ -109,10 +110,23 @@ def parse_rate_limit(headers: Mapping[str, str], *, offset: float = 0.0) -> Rate
     )
 
 
-def rate_limit_hold(rate: RateLimit | None, *, reserve: int, now: float) -> float | None:
+def clamp_reset(rate: RateLimit | None, *, latest: float) -> RateLimit | None:
+    """The window with its reset no later than ``latest``: the API's window is an hour, so a
+    reset further away is a server's mistake and must not stop sending for longer."""
+    if rate is None or rate.reset is None or rate.reset <= latest:
+        return rate
+    return dataclasses.replace(rate, reset=latest)
+
+
+def rate_limit_hold(
+    rate: RateLimit | None, *, reserve: int, now: float, window: float | None = None
+) -> float | None:
     """Until when to stay quiet so that ``reserve`` requests of the window stay unused
-    (None: go now)."""
+    (None: go now). A reset more than ``window`` seconds ahead is no window of the API (a value
+    stored before resets were clamped, or a clock that jumped) and holds nothing."""
     if rate is None or rate.remaining is None or rate.reset is None:
+        return None
+    if window is not None and rate.reset > now + window:
         return None
     if rate.remaining <= reserve and rate.reset > now:
         return rate.reset

@@ -16,6 +16,11 @@ from . import __version__, accounts, export, paths, sites, status, store
 from .settings import Settings, SettingsError, load_settings
 
 PROG = "flattr-host"
+# What to do about a hold that only the user can lift (status.queue_state's ``hold``).
+REFUSED_ADVICE = (
+    "Flattr refused the request and it is not retried by itself; fix the cause "
+    f"(last error), then run: {PROG} flush (or sign in again from the extension's popup)"
+)
 INSTALL_COMMANDS = ("install", "uninstall", "doctor")
 
 
@@ -133,6 +138,8 @@ def _cmd_status(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         print(f"               {q.waiting_other_account} wait for another account to sign in")
     if q.hold:
         print(f"waiting        {q.hold}")
+    if q.hold == "refused":
+        print(f"               {REFUSED_ADVICE}")
     if q.next_retry_at:
         print(f"next retry     {_when(q.next_retry_at)}")
     if q.last_error:
@@ -179,6 +186,8 @@ def _cmd_flush(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     q = status.queue_state(conn, time.time(), settings)
     if q.pending or q.failed:
         print(f"{q.pending + q.failed} still queued; {q.hold or 'will retry'}", file=sys.stderr)
+        if q.hold == "refused":
+            print(f"{q.last_error}\n{REFUSED_ADVICE}", file=sys.stderr)
         return 1
     return 0
 

@@ -318,7 +318,11 @@ class QueueState(Message):
     delivered: int = 0
     waiting_other_account: int = 0
     next_retry_at: float | None = None
-    hold: str | None = Field(None, description="why nothing is being sent right now")
+    hold: str | None = Field(
+        None,
+        description="why nothing is being sent right now: backoff, rate_limited, refused, "
+        "signed_out, subscription_inactive, waiting_for_account (more may be added)",
+    )
     last_error: str | None = None
     last_error_at: float | None = None
     last_delivery_at: float | None = None

@@ -129,6 +129,9 @@ class Service:
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
+        from .submitter import lift_on_sign_in
+
+        lift_on_sign_in(self.conn, account, self.clock())
         log.info("signed in (account %s) from the flattr.com handshake", account.id)
         state = status.account_state(account)
         self._events.append(event("signed_in", state.model_dump(mode="json")))

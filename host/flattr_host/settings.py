@@ -75,6 +75,8 @@ class Settings(NamedTuple):
     failed_retry_interval: float = 6 * 3600.0
     # Keep this many requests of the rate-limit window in reserve.
     rate_limit_reserve: int = 5
+    # The API's rate-limit window (an hour): an X-RateLimit-Reset further away is clamped to it.
+    rate_limit_window: float = 3600.0
     # Submission lease shared by all host processes on one database.
     lease_seconds: float = 60.0
 

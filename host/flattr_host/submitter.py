@@ -5,11 +5,13 @@ Every decision is stored in SQLite before and after each request (never across o
 back-off and rate-limit holds live in ``kv``, and items a dead process left in flight go back to
 pending in their batch. One process at a time submits (``lease``).
 
-Outcomes of a request (docs/flattr-api.md#bulk-flattr, docs/architecture.md#6-submission):
-2xx delivered · network error / retryable status / other status: attempt counted, back-off ·
-401 token rejected (sign out, keep items) · 402 subscription inactive (slow schedule) ·
-403 rate_limit_exceeded / 429 hold until reset, no attempt counted · 400 isolate refused URLs ·
-413 halve the batch.
+Outcomes of a request (``verdict`` decides which): delivered · failed attempt, back-off (network
+errors, retry statuses, a 400 naming no URL of the batch, a 2xx with an error body) · 401 token
+rejected (sign out, keep items) · 402 subscription inactive (slow schedule) · 429 / 403
+rate_limit_exceeded: wait for Retry-After or the exhausted window, no attempt counted · refused
+URLs or flattrs ``rejected`` · 413 halve the batch · any other status holds the account's flattrs
+until the user asks (flush) or signs in again. See docs/flattr-api.md#bulk-flattr and
+docs/architecture.md#6-submission.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import math
 import sqlite3
 import time
 import uuid
@@ -30,6 +33,7 @@ from . import __version__, accounts, backoff, lease, queue, store
 from .accounts import Account
 from .backoff import RateLimit
 from .settings import Settings
+from .verdict import Verdict, judge, named_urls
 
 if TYPE_CHECKING:
     import httpx
@@ -40,6 +44,9 @@ T = TypeVar("T")
 
 # kv keys (JSON values; shapes in the report of ``status_summary``).
 HOLD_KEY = "submit_hold_until"
+# A refusal retrying cannot fix ({"account_id", "at"}); apart from HOLD_KEY, so that another
+# account's back-off can never overwrite it.
+REFUSAL_KEY = "submit_refusal"
 RATE_LIMIT_KEY = "rate_limit"
 LAST_ERROR_KEY = "last_error"
 LAST_DELIVERY_KEY = "last_delivery_at"
@@ -51,6 +58,8 @@ BUSY_RETRY_SECONDS = 2.0
 MAX_ERROR_TEXT = 300
 # X-RateLimit-Reset is whole seconds (truncated): wait this much past it so the window has ended.
 RESET_MARGIN_SECONDS = 1.0
+# On these statuses a Retry-After says when to come back (RFC 9110, RFC 6585), back-off or not.
+RETRY_AFTER_DECIDES = (429, 503)
 
 BULK_PATH = "/rest/v2/flattr/bulk"
 USER_PATH = "/rest/v2/user"
@@ -60,13 +69,12 @@ BACKOFF = "backoff"
 RATE_LIMITED = "rate_limited"
 SIGNED_OUT = "signed_out"
 SUBSCRIPTION_INACTIVE = "subscription_inactive"
+REFUSED = "refused"  # an answer retrying cannot fix: held until flush or a new sign-in
 WAITING_FOR_ACCOUNT = "waiting_for_account"
 BUSY = "busy"
 SUBMIT_DELAY = "submit_delay"
-# Holds that a flush ("send now") lifts; a rate limit is the server's, a flush cannot lift it.
+# Holds that a flush ("send now") lifts besides a refusal; a rate limit is the server's.
 FORCE_LIFTS = (BACKOFF, SUBSCRIPTION_INACTIVE)
-# 401 with these codes is "no money", not "bad token" (docs/flattr-api.md#errors): do not sign out.
-NO_MEANS_CODES = ("no_means", "no_money")
 
 EventSink = Callable[[str, dict[str, Any]], None]
 Progress = Callable[[int, int], None]
@@ -96,17 +104,20 @@ class SubmitReport:
 @dataclass(frozen=True)
 class Hold:
     """A stop for all new requests: back-off (with the count of consecutive failures), a rate
-    limit, or an inactive subscription of one account."""
+    limit, or of one account: an inactive subscription, a refusal (``until`` infinite)."""
 
     until: float
     reason: str
     failures: int = 0
     account_id: int | None = None
 
-    def applies(self, account_id: int, now: float) -> bool:
+    def applies(self, account: Account, now: float) -> bool:
         if self.until <= now:
             return False
-        return self.reason != SUBSCRIPTION_INACTIVE or self.account_id == account_id
+        if self.reason == SUBSCRIPTION_INACTIVE:
+            # Active again (by whatever path): the 402 no longer stands (_step lifts it).
+            return self.account_id == account.id and account.subscription_active is not True
+        return self.reason != REFUSED or self.account_id == account.id
 
 
 def load_hold(conn: sqlite3.Connection) -> Hold | None:
@@ -128,8 +139,33 @@ def _save_hold(conn: sqlite3.Connection, hold: Hold | None) -> None:
     store.put(conn, HOLD_KEY, None if hold is None else dataclasses.asdict(hold))
 
 
+def _load_refusal(conn: sqlite3.Connection) -> Hold | None:
+    raw = store.get(conn, REFUSAL_KEY)
+    account_id = raw.get("account_id") if isinstance(raw, dict) else None
+    if not isinstance(account_id, int):
+        return None
+    return Hold(until=math.inf, reason=REFUSED, account_id=account_id)
+
+
 def _rate_limit(conn: sqlite3.Connection) -> RateLimit | None:
     return RateLimit.from_json(store.get(conn, RATE_LIMIT_KEY))
+
+
+def current_hold(
+    conn: sqlite3.Connection, account: Account, now: float, settings: Settings
+) -> Hold | None:
+    """The hold the submitter obeys for ``account`` now: whichever ends last of a refusal, the
+    stored hold and the rate-limit window (None: nothing holds it)."""
+    holds = [h for h in (_load_refusal(conn), load_hold(conn)) if h and h.applies(account, now)]
+    rate_until = backoff.rate_limit_hold(
+        _rate_limit(conn),
+        reserve=settings.rate_limit_reserve,
+        now=now,
+        window=settings.rate_limit_window,
+    )
+    if rate_until is not None:
+        holds.append(Hold(until=rate_until, reason=RATE_LIMITED))
+    return max(holds, key=lambda hold: hold.until, default=None)
 
 
 def check_api_base(api_base: str) -> str:
@@ -175,6 +211,26 @@ def subscription_reactivated(
             (now, now, account_id, account_id),
         )
         return cursor.rowcount
+
+
+def lift_on_sign_in(conn: sqlite3.Connection, account: Account, now: float) -> None:
+    """A sign-in on flattr.com may lift a hold's cause: a new token may carry the missing scope
+    (a refusal goes out again), and an active subscription lifts the 402 hold."""
+    store.put(conn, REFUSAL_KEY, None)
+    if account.subscription_active:
+        subscription_reactivated(conn, now, account.id)
+
+
+def _paused_by_402(conn: sqlite3.Connection, account_id: int, now: float) -> bool:
+    """Whether the account's flattrs wait for a 402 (its hold, or batches on its slow schedule)."""
+    hold = load_hold(conn)
+    if hold and hold.reason == SUBSCRIPTION_INACTIVE and hold.account_id == account_id:
+        return True
+    row = conn.execute(
+        "SELECT 1 FROM batches WHERE account_id = ? AND last_status = 402 AND next_attempt_at > ?",
+        (account_id, now),
+    ).fetchone()
+    return row is not None
 
 
 @dataclass(frozen=True)
@@ -283,14 +339,11 @@ class Submitter:
         if not candidates:
             return None
         due = min(candidates)
-        hold = load_hold(self._conn)
-        if hold is not None and hold.applies(account.id, now):
+        hold = current_hold(self._conn, account, now, self._settings)
+        if hold is not None:
+            if math.isinf(hold.until):
+                return None  # held until the user asks
             due = max(due, hold.until)
-        rate_until = backoff.rate_limit_hold(
-            _rate_limit(self._conn), reserve=self._settings.rate_limit_reserve, now=now
-        )
-        if rate_until is not None:
-            due = max(due, rate_until)
         holder = lease.holder_of(self._conn, LEASE_NAME, now)
         if holder is not None and holder != self._holder:
             # Another process is submitting; look again later rather than spin on the lease.
@@ -312,14 +365,12 @@ class Submitter:
             if queue.unsent_by_account(conn):
                 report.waiting = SIGNED_OUT
             return False
-        hold = load_hold(conn)
-        if hold is not None and hold.applies(account.id, now):
+        if account.subscription_active and _paused_by_402(conn, account.id, now):
+            # Active again since the 402 (a sign-in, a merged account, flattr.com's event).
+            self._write(lambda: subscription_reactivated(conn, now, account.id))
+        hold = current_hold(conn, account, now, self._settings)
+        if hold is not None:
             report.waiting = hold.reason
-            return False
-        if backoff.rate_limit_hold(
-            _rate_limit(conn), reserve=self._settings.rate_limit_reserve, now=now
-        ):
-            report.waiting = RATE_LIMITED
             return False
         if account.username is None:
             # Learn whose token this is at once, not at the first flattr: if the token is rejected
@@ -344,10 +395,12 @@ class Submitter:
         return self._send(account, batch, now, report)
 
     def _lift(self, now: float) -> None:
-        """Force: lift back-off and 402 holds, make the current account's batches due now."""
+        """Force: lift back-off, 402 and refusal holds, make the current account's batches due
+        now."""
         hold = load_hold(self._conn)
         if hold is not None and hold.reason in FORCE_LIFTS:
             _save_hold(self._conn, dataclasses.replace(hold, until=now))
+        store.put(self._conn, REFUSAL_KEY, None)
         account = accounts.current(self._conn)
         if account is not None:
             queue.make_due(self._conn, account.id, now)
@@ -422,7 +475,8 @@ class Submitter:
         conn = self._conn
         status = answer.status
         self._note_rate(answer)
-        if status is not None and 200 <= status < 300:
+        verdict = self._judge(answer, items)
+        if verdict is Verdict.DELIVERED:
             report.delivered += queue.settle(conn, batch.id, "delivered", now)
             queue.reschedule(conn, batch.id, next_attempt_at=batch.next_attempt_at, status=status)
             store.put(conn, LAST_DELIVERY_KEY, now)
@@ -432,13 +486,13 @@ class Submitter:
                 _save_hold(conn, None)
             self._read_subscription(account, answer.body, now, events)
             return True
-        if status == 401 and answer.code not in NO_MEANS_CODES:
+        if verdict is Verdict.SIGN_OUT:
             self._token_rejected(account, batch, answer, now, report, events)
             return False
-        if status == 402 or (status == 401 and answer.code in NO_MEANS_CODES):
+        if verdict is Verdict.SUBSCRIPTION:
             self._subscription_refused(account, batch, answer, now, report, events)
             return False
-        if _rate_limited(answer):
+        if verdict is Verdict.RATE_LIMITED:
             queue.settle(conn, batch.id, "pending", now)
             until = self._rate_hold(answer, now, report)
             queue.reschedule(
@@ -446,11 +500,25 @@ class Submitter:
             )
             report.waiting = RATE_LIMITED
             return False
-        if status == 400 or (status == 413 and len(items) > 1):
-            self._isolate(account, batch, items, answer, now, report)
+        if verdict in (Verdict.REJECT_NAMED, Verdict.REJECT, Verdict.SPLIT):
+            self._isolate(account, batch, items, answer, verdict, now, report)
             return True
+        if verdict is Verdict.HOLD:
+            self._held(account, batch, answer, now, report)
+            return False
         self._failed_attempt(batch, answer, now, report)
         return False
+
+    def _judge(self, answer: _Answer, items: list[queue.Item]) -> Verdict:
+        named = named_urls(answer.body)
+        return judge(
+            answer.status,
+            answer.code,
+            answer.body,
+            items=len(items),
+            named=sum(1 for item in items if item.url in named),
+            retryable=self._settings.is_retryable,
+        )
 
     def _outcome_without_batch(
         self, account: Account, answer: _Answer, now: float, report: SubmitReport
@@ -461,13 +529,16 @@ class Submitter:
         def write() -> None:
             self._note_rate(answer)
             self._record_error(answer, now, report)
-            if answer.status == 401 and answer.code not in NO_MEANS_CODES:
+            verdict = self._judge(answer, [])
+            if verdict is Verdict.SIGN_OUT:
                 accounts.token_rejected(self._conn, account.id, now)
                 events.append((SIGNED_OUT, _signed_out_state(account)))
                 report.waiting = SIGNED_OUT
-            elif _rate_limited(answer):
+            elif verdict is Verdict.RATE_LIMITED:
                 self._rate_hold(answer, now, report)
                 report.waiting = RATE_LIMITED
+            elif verdict is Verdict.HOLD:
+                self._refuse(account, now, report)
             else:
                 self._back_off(0, answer, now)
                 report.waiting = BACKOFF
@@ -527,30 +598,26 @@ class Submitter:
         batch: queue.Batch,
         items: list[queue.Item],
         answer: _Answer,
+        verdict: Verdict,
         now: float,
         report: SubmitReport,
     ) -> None:
-        """400 (or 413): refuse exactly the URLs the server named, or halve the batch until single
-        refused flattrs are left. Whatever is not refused goes on in new batches with new keys
-        (the old key's answer was a refusal of the whole request)."""
+        """Refuse exactly the flattrs the server refused (the URLs it named, or the lone flattr of
+        a per-item refusal), or halve the batch to get there. Whatever is not refused goes on in
+        new batches with new keys (the old key's answer was a refusal of the whole request)."""
         conn = self._conn
-        reason = _describe(answer)
-        named = answer.body.get("invalid_urls") if isinstance(answer.body, dict) else None
-        invalid = (
-            {url for url in named if isinstance(url, str)} if isinstance(named, list) else set()
-        )
-        refused = [item.id for item in items if item.url in invalid]
-        if answer.status == 400 and refused:
+        if verdict is Verdict.REJECT_NAMED:
+            invalid = named_urls(answer.body)
+            refused = [item.id for item in items if item.url in invalid]
             rest = [item.id for item in items if item.url not in invalid]
             groups = [rest] if rest else []
-        elif len(items) == 1 and answer.status == 400:
-            refused = [items[0].id]
-            groups = []
+        elif verdict is Verdict.REJECT:
+            refused, groups = [item.id for item in items], []
         else:
             half = (len(items) + 1) // 2
-            groups = [[i.id for i in items[:half]], [i.id for i in items[half:]]]
             refused = []
-        report.rejected += queue.reject(conn, refused, reason, now)
+            groups = [[i.id for i in items[:half]], [i.id for i in items[half:]]]
+        report.rejected += queue.reject(conn, refused, _describe(answer), now)
         for group in groups:
             queue.new_batch(conn, account.id, group, now, _new_key())
         queue.drop_if_empty(conn, batch.id)
@@ -562,11 +629,40 @@ class Submitter:
             sum(len(g) for g in groups),
         )
 
+    def _held(
+        self,
+        account: Account,
+        batch: queue.Batch,
+        answer: _Answer,
+        now: float,
+        report: SubmitReport,
+    ) -> None:
+        """An answer retrying cannot fix: the batch's flattrs become failed with the server's
+        reason, and the account's flattrs wait until the user asks (flush) or signs in again.
+        The batch stays due, so that it goes as soon as the refusal is lifted."""
+        error = _describe(answer)
+        report.failed += queue.settle(self._conn, batch.id, "failed", now, error)
+        queue.reschedule(
+            self._conn,
+            batch.id,
+            next_attempt_at=now,
+            attempts=batch.attempts + 1,
+            status=answer.status,
+            error=error,
+        )
+        self._record_error(answer, now, report)
+        self._refuse(account, now, report)
+
+    def _refuse(self, account: Account, now: float, report: SubmitReport) -> None:
+        store.put(self._conn, REFUSAL_KEY, {"account_id": account.id, "at": now})
+        report.waiting = REFUSED
+
     def _failed_attempt(
         self, batch: queue.Batch, answer: _Answer, now: float, report: SubmitReport
     ) -> None:
-        """Network error, retryable or unexpected status: count the attempt and back off; after
-        ``max_attempts`` the items become failed and wait on the slow schedule."""
+        """Network error, retry status, a 400 naming nothing, a 2xx error body: count the attempt
+        and back off; after ``max_attempts`` the items become failed and wait on the slow
+        schedule."""
         conn = self._conn
         attempts = batch.attempts + 1
         wait = self._back_off(attempts, answer, now)
@@ -602,22 +698,22 @@ class Submitter:
             jitter=s.backoff_jitter,
         )
         if answer.retry_after is not None:
-            wait = max(wait, min(answer.retry_after, s.failed_retry_interval))
+            hinted = min(answer.retry_after, s.failed_retry_interval)
+            decides = answer.status in RETRY_AFTER_DECIDES and hinted > 0
+            wait = hinted if decides else max(wait, hinted)
         _save_hold(self._conn, Hold(until=now + wait, reason=BACKOFF, failures=failures))
         return wait
 
     def _rate_hold(self, answer: _Answer, now: float, report: SubmitReport) -> float:
-        """403 rate_limit_exceeded / 429: wait for the window's reset or Retry-After (the later),
-        without counting an attempt."""
+        """403 rate_limit_exceeded / 429: wait for Retry-After, else for the window's reset when
+        it is used up, else one back-off step; no attempt is counted. (A used-up window also
+        holds through the stored rate limit, see ``current_hold``.)"""
         s = self._settings
-        candidates = []
-        if answer.rate is not None and answer.rate.reset is not None:
-            candidates.append(answer.rate.reset)
-        if answer.retry_after is not None:
-            candidates.append(now + answer.retry_after)
-        until = max(candidates) if candidates else 0.0
-        if until <= now:  # no usable hint: wait one back-off step
-            until = now + s.backoff_base
+        if answer.retry_after is not None and answer.retry_after > 0:
+            until = now + answer.retry_after
+        else:
+            reset = backoff.rate_limit_hold(answer.rate, reserve=0, now=now)
+            until = now + s.backoff_base if reset is None else reset
         until = min(until, now + s.failed_retry_interval)
         hold = load_hold(self._conn)
         failures = hold.failures if hold is not None else 0
@@ -691,7 +787,7 @@ class Submitter:
             )
         except httpx.TransportError as exc:
             return _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
-        return _answer(response, self._tick())
+        return _answer(response, self._tick(), self._settings.rate_limit_window)
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -740,11 +836,7 @@ def _new_key() -> str:
     return str(uuid.uuid4())
 
 
-def _rate_limited(answer: _Answer) -> bool:
-    return answer.status == 429 or (answer.status == 403 and answer.code == "rate_limit_exceeded")
-
-
-def _answer(response: httpx.Response, now: float) -> _Answer:
+def _answer(response: httpx.Response, now: float, window: float) -> _Answer:
     offset = backoff.server_offset(response.headers.get("date"), now)
     try:
         body: Any = response.json()
@@ -764,7 +856,10 @@ def _answer(response: httpx.Response, now: float) -> _Answer:
         retry_after=backoff.parse_retry_after(
             response.headers.get("retry-after"), now=now, offset=offset
         ),
-        rate=backoff.parse_rate_limit(response.headers, offset=offset + RESET_MARGIN_SECONDS),
+        rate=backoff.clamp_reset(
+            backoff.parse_rate_limit(response.headers, offset=offset + RESET_MARGIN_SECONDS),
+            latest=now + window,
+        ),
         offset=offset,
     )
 
@@ -813,16 +908,13 @@ def status_summary(
     if unsent and (account is None or account.token is None):
         hold_reason = SIGNED_OUT
     elif account is not None:
-        hold = load_hold(conn)
-        rate_until = backoff.rate_limit_hold(
-            _rate_limit(conn), reserve=settings.rate_limit_reserve, now=now
-        )
+        # The same hold the submitter obeys (the one that ends last), so the two never disagree.
+        hold = current_hold(conn, account, now, settings)
         if mine == 0 and unsent:
             hold_reason = WAITING_FOR_ACCOUNT
-        elif hold is not None and hold.applies(account.id, now):
-            hold_reason, hold_until = hold.reason, hold.until
-        elif rate_until is not None and mine:
-            hold_reason, hold_until = RATE_LIMITED, rate_until
+        elif hold is not None and (mine or hold.reason != RATE_LIMITED):
+            hold_reason = hold.reason
+            hold_until = None if math.isinf(hold.until) else hold.until
         batch_at = queue.next_batch_at(conn, account.id)
         newest = queue.newest_unbatched(conn, account.id)
         times = [
@@ -830,7 +922,7 @@ def status_summary(
             for t in (batch_at, None if newest is None else newest + settings.submit_delay)
             if t is not None
         ]
-        if times:
+        if times and hold_reason != REFUSED:  # a refusal waits for the user: no time to say
             next_retry = max(min(times), hold_until or 0.0)
     last_error = store.get(conn, LAST_ERROR_KEY)
     return {

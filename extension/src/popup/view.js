@@ -19,9 +19,9 @@ const DAY = 86400;
 const HOURS_WITH_MINUTES = 10;
 
 // Holds that `ui:flush` (tick force) lifts; the server's rate limit it cannot (submitter.py).
-const FLUSH_LIFTS = new Set(["backoff", "subscription_inactive"]);
+const FLUSH_LIFTS = new Set(["backoff", "subscription_inactive", "refused"]);
 // Holds whose cause the last error explains.
-const STUCK_HOLDS = new Set(["backoff", "rate_limited", "subscription_inactive"]);
+const STUCK_HOLDS = new Set(["backoff", "rate_limited", "subscription_inactive", "refused"]);
 // Reasons for which the site switch cannot help: the page is not a public web page.
 const NOT_A_SITE = new Set([
   "private",
@@ -365,8 +365,10 @@ export function pageView(state, context = {}) {
 export function holdText(queue, now) {
   const hold = queue?.hold;
   if (!hold) return "";
+  // next_retry_at is when the host will send again (Retry-After may end a rate-limit hold long
+  // before the window's reset); the reset only stands in when it is missing.
   const until = formatRelative(
-    hold === "rate_limited" ? queue.rate_limit_reset ?? queue.next_retry_at : queue.next_retry_at,
+    hold === "rate_limited" ? queue.next_retry_at ?? queue.rate_limit_reset : queue.next_retry_at,
     now,
   );
   const when = until && until !== "now" ? ` ${until}` : " soon";
@@ -379,6 +381,9 @@ export function holdText(queue, now) {
       return "Waiting for you to sign in; queued flattrs are kept until then.";
     case "subscription_inactive":
       return "Paused: the Flattr subscription is not active. Queued flattrs are kept.";
+    case "refused":
+      return "Held: Flattr refused the request, and trying again by itself would not help. "
+        + "Queued flattrs are kept; press Retry now or sign in again once the cause is fixed.";
     case "waiting_for_account":
       return "Some flattrs belong to another Flattr account; they go out when it signs in again.";
     case "busy":
@@ -399,7 +404,11 @@ export function queueView(queue, now) {
   const other = count(queue.waiting_other_account);
   const lines = [];
   if (pending) lines.push(`${plural(pending, "flattr", "flattrs")} waiting to be sent.`);
-  if (failed) lines.push(`${plural(failed, "flattr", "flattrs")} failed and will be retried.`);
+  if (failed) {
+    const waits = failed === 1 ? "waits" : "wait";
+    const then = queue.hold === "refused" ? `${waits} for you to retry` : "will be retried";
+    lines.push(`${plural(failed, "flattr", "flattrs")} failed and ${then}.`);
+  }
   if (rejected) lines.push(`${plural(rejected, "flattr was", "flattrs were")} refused by Flattr.`);
   if (other) {
     lines.push(`${plural(other, "flattr belongs", "flattrs belong")} to another Flattr account.`);
@@ -416,12 +425,12 @@ export function queueView(queue, now) {
     lastError = `Last error${when ? ` (${when})` : ""}: ${errorWords}`;
   }
   const lastDelivery = formatRelative(queue.last_delivery_at, now);
-  const stuck = failed > 0 || ["backoff", "rate_limited"].includes(queue.hold);
+  const stuck = failed > 0 || ["backoff", "rate_limited", "refused"].includes(queue.hold);
   const tone = stuck ? "warn" : queue.hold ? "info" : "ok";
   let headline = "All flattrs sent.";
   if (failed) headline = "Some flattrs could not be sent yet.";
   else if (pending || other) headline = "Flattrs waiting to be sent.";
-  const retryable = failed > 0 || (pending > 0 && queue.hold === "backoff");
+  const retryable = failed > 0 || (pending > 0 && ["backoff", "refused"].includes(queue.hold));
   // A retry cannot skip a rate limit, a missing sign-in or another process's run: say why.
   const canFlush = !queue.hold || FLUSH_LIFTS.has(queue.hold);
   return {

@@ -17,7 +17,7 @@ from .errors import ApiError, code_for_status, error_payload
 from .faults import FaultStep
 from .ledger import SOURCE_BULK, AcceptedFlattr, Received
 from .messages import Request, Response, encode_json, json_response
-from .metering import limited
+from .metering import limited, rate_key
 from .settings import JSON_CONTENT_TYPE
 from .state import SimState
 
@@ -49,10 +49,14 @@ def handle(req: Request, state: SimState) -> Response:
 
         if step is not None and step.replaces_answer and not step.accept:
             response = _fault_answer(step)
+            # Like every answer of a rate-limited resource, a fault's carries the window (§4).
+            response.headers.extend(state.rate_limiter.peek(rate_key(req, token)).headers())
         else:
             response = limited(req, state, lambda tok: _process(req, state, tok, record))
             if step is not None and step.replaces_answer:
+                window = [h for h in response.headers if h[0].lower().startswith("x-ratelimit-")]
                 response = _fault_answer(step)
+                response.headers.extend(window)
         record.status = 0 if response.drop else response.status
         return response
 
