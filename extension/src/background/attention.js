@@ -17,7 +17,7 @@
 
 import * as S from "./settings.js";
 import { emptyMeta, sanitizeMeta } from "./meta.js";
-import { clip, isWellFormed } from "./text.js";
+import { clip, isWellFormed } from "../common/text.js";
 import { isHttpUrl, withoutHash } from "./urls.js";
 
 export const NO_WINDOW = -1;

@@ -1,6 +1,6 @@
 // Creator metadata reported by the content script, re-checked here: the page is hostile input.
 import { MAX_FLATTR_ID_LENGTH, MAX_URL_LENGTH } from "./settings.js";
-import { isWellFormed, wellFormed } from "./text.js";
+import { isWellFormed, wellFormed } from "../common/text.js";
 import { isFlattrPage, isHttpUrl } from "./urls.js";
 
 /** Where a Flattr auto-submit URL lives (seed 001/004): `https://flattr.com/submit/auto?…`. */
