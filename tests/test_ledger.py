@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from flattr_host import accounts, ledger, sites, store
 from flattr_host.ledger import Segment, crossings, next_threshold, nth_threshold
+from flattr_host.protocol import MAX_SEGMENT_SECONDS
 from flattr_host.settings import Settings
 from flattr_host.urls import PageMeta
 
@@ -124,7 +125,7 @@ def test_segment_rejects_bad_seconds() -> None:
 
 # --- properties over the database --------------------------------------------------------------
 
-_seconds = st.lists(st.floats(0, 900, allow_nan=False), min_size=1, max_size=12)
+_seconds = st.lists(st.floats(0, MAX_SEGMENT_SECONDS, allow_nan=False), min_size=1, max_size=12)
 _settings = st.sampled_from([DEFAULTS, Settings(repeat_after=60)])
 
 
@@ -139,7 +140,7 @@ def test_flattrs_queued_equal_crossings(lengths: list[float], s: Settings, audio
             (result,) = record(conn, [Segment(URL, "Post", length, audio=audio)], account, now, s)
             assert result.counted
             queued += result.flattrs_queued
-        total = sum(min(x, s.max_segment_seconds) for x in lengths)
+        total = sum(lengths)  # every second counts: nothing is clipped
         thresholds = s.audio_thresholds if audio else s.thresholds
         expected = crossings(total, thresholds, s.repeat_after)
         rows = flattrs(conn)
@@ -194,11 +195,15 @@ def test_segment_is_filed_under_the_day_it_started(db: tuple[sqlite3.Connection,
     assert days == {"2024-05-01": 20, "2024-05-02": 5}
 
 
-def test_long_segment_is_clipped(db: tuple[sqlite3.Connection, int]) -> None:
+def test_a_segment_of_the_protocols_maximum_counts_in_full(
+    db: tuple[sqlite3.Connection, int],
+) -> None:
+    # The protocol's maximum is the one figure: the host counts every second the schema allows.
     conn, account = db
-    (r,) = record(conn, [Segment(URL, None, 100_000)], account, DAY_START + 10)
-    assert r.seconds_today == DEFAULTS.max_segment_seconds
-    assert r.flattrs_queued == 5 == len(flattrs(conn))
+    (r,) = record(conn, [Segment(URL, None, MAX_SEGMENT_SECONDS, audio=True)], account, DAY_START)
+    assert r.seconds_today == MAX_SEGMENT_SECONDS
+    audio = DEFAULTS.audio_thresholds
+    assert r.flattrs_queued == crossings(MAX_SEGMENT_SECONDS, audio, DEFAULTS.repeat_after) == 5
 
 
 def test_payment_link_is_what_is_submitted(db: tuple[sqlite3.Connection, int]) -> None:

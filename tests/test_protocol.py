@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from flattr_host import PROTOCOL_VERSION, hello, protocol
 
@@ -52,7 +53,8 @@ def test_schema_and_models_agree_on_valid_requests(message: dict[str, object]) -
     [
         {"id": 1, "type": "nope"},
         {"id": 1, "type": "attention", "segments": []},
-        {"id": 1, "type": "attention", "segments": [{"url": "https://a.example/", "seconds": -1}]},
+        {"id": 1, "type": "attention", "segments": [{"url": "https://a.example/"}] * 201},
+        {"id": 1, "type": "attention", "segments": "none", "batch": "b"},
         {"id": 1, "type": "token", "token": "", "page_url": "https://flattr.com/"},
         {"id": 1, "type": "status", "extra": True},
         {"id": 1, "type": "history", "limit": 100000},
@@ -62,6 +64,66 @@ def test_schema_and_models_agree_on_invalid_requests(message: dict[str, object])
     assert not _validator("#/$defs/Request").is_valid(message)
     with pytest.raises(Exception):  # noqa: B017 - pydantic's ValidationError
         protocol.parse_request(message)
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        {"url": "https://a.example/", "seconds": -1},
+        {"url": "https://a.example/", "seconds": protocol.MAX_SEGMENT_SECONDS + 1},
+        {"url": "https://a.example/", "seconds": 3, "title": "cut \ud83d"},
+        {"url": "https://a.example/\udfff", "seconds": 3},
+        {"url": "https://a.example/", "seconds": 3, "meta": {"flattr_id": "\ud800"}},
+        {"url": "https://a.example/", "seconds": 3, "extra": 1},
+        "https://a.example/",
+    ],
+)
+def test_a_bad_segment_is_refused_alone(segment: object) -> None:
+    good = {"url": "https://a.example/", "seconds": 3}
+    message = {"id": 1, "type": "attention", "segments": [good, segment, good]}
+    try:
+        json.dumps(segment, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        pass  # JSON Schema cannot say "well-formed Unicode": the extension's tests check that
+    else:
+        assert not _validator("#/$defs/Request").is_valid(message)  # the contract: never send it
+    parsed = protocol.parse_request(message)
+    assert isinstance(parsed, protocol.AttentionRequest)
+    first, bad, last = parsed.segments
+    assert first == last == protocol.Segment.model_validate(good)
+    assert isinstance(bad, protocol.InvalidSegment) and bad.error
+    bad.error.encode("utf-8")  # a reply can carry it
+
+
+def test_segment_seconds_maximum_is_in_the_schema() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    seconds = schema["$defs"]["Segment"]["properties"]["seconds"]
+    assert seconds["maximum"] == protocol.MAX_SEGMENT_SECONDS
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"id": "r\ud800", "type": "status"},
+        {"id": 1, "type": "hello", "extension": {"id": "\ud800"}},  # an unconstrained string
+        {"id": 1, "type": "set_site", "site": "\udc00.example"},
+        {"id": 1, "type": "status", "\ud800": 1},
+        {
+            "id": 1,
+            "type": "attention",
+            "segments": [{"url": "https://a/", "seconds": 1}],
+            "batch": "\ud800",
+        },
+    ],
+)
+def test_lone_surrogates_are_refused_with_a_message_that_encodes(
+    message: dict[str, object],
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        protocol.parse_request(message)
+    described = protocol.describe_errors(caught.value)
+    assert "not well-formed Unicode" in described
+    described.encode("utf-8")
 
 
 def test_every_request_type_has_a_result_model_and_an_error_code_table() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import make_home, sim_env
 from flattr_host.sim.client import SimProcess
-from hostproc import HostProcess
+from hostproc import HEADER, HostProcess
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "protocol.schema.json").read_text())
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
@@ -88,6 +88,7 @@ def test_attention_page_status_and_flattr_now(host: CheckedHost) -> None:
         "site": "example.org",
         "counted": True,
         "reason": None,
+        "error": None,
         "seconds_today": 30.0,
         "flattrs_queued": 0,
     }
@@ -211,3 +212,64 @@ def test_a_new_sign_in_with_an_active_subscription_sends_at_once(
         queue = _wait_for_queue(host, lambda q: q["delivered"] == 1)
         assert (queue["delivered"], queue["hold"]) == (1, None), queue
     assert [f["url"] for f in fresh_sim.control.flattrs()] == ["https://renewed.example.com/"]
+
+
+def test_a_segment_of_the_schemas_maximum_counts_in_full(host: CheckedHost) -> None:
+    # One figure, read from the schema the extension is tested against: what may be sent counts.
+    most = SCHEMA["$defs"]["Segment"]["properties"]["seconds"]["maximum"]
+    host.request("token", token="alice-token", page_url=FLATTR_PAGE)
+    url = "https://radio.example.com/live"
+    full, over = host.request(
+        "attention",
+        segments=[
+            {"url": url, "seconds": most, "kind": "audio"},
+            {"url": url, "seconds": most + 0.001, "kind": "audio"},
+        ],
+    )["result"]["results"]
+    assert full["seconds_today"] == most and full["flattrs_queued"] == 5
+    assert over["reason"] == "invalid" and "seconds" in over["error"]
+    assert host.request("page_status", url=url)["result"]["seconds_today"] == most
+
+
+# Half an emoji, as `title.slice(0, 1024)` leaves it, escaped as JSON.stringify writes it.
+CUT_EMOJI_TITLE = "\\ud83d"
+
+
+def test_one_malformed_segment_costs_the_others_nothing(host: CheckedHost) -> None:
+    host.request("token", token="alice-token", page_url=FLATTR_PAGE)
+    # A real frame, written by hand: lone surrogates arrive as \\uXXXX escapes.
+    payload = (
+        '{"id": "a-1", "type": "attention", "batch": "b-cut", "segments": ['
+        '{"url": "https://one.example.com/", "seconds": 60},'
+        '{"url": "https://two.example.com/", "seconds": 60, "title": "Cut '
+        + CUT_EMOJI_TITLE
+        + '"},'
+        '{"url": "https://three.example.com/", "seconds": 60, "meta": {"flattr_id": "\\udc00"}},'
+        '{"url": "https://four.example.com/", "seconds": 60, "title": "Whole \\ud83d\\ude00"}]}'
+    ).encode()
+    host.send_raw(HEADER.pack(len(payload)) + payload)
+    first = host.reply_to("a-1")
+    validator("#/$defs/OkReply").validate(first)
+    validator(SCHEMA["results"]["attention"]["$ref"]).validate(first["result"])
+    one, two, three, four = first["result"]["results"]
+    assert one["flattrs_queued"] == four["flattrs_queued"] == 1
+    assert (two["counted"], two["reason"], two["url"]) == (False, "invalid", None)
+    assert two["error"].startswith("title: not well-formed Unicode")
+    assert three["reason"] == "invalid" and three["error"].startswith("meta.flattr_id: ")
+    # The batch id still holds: a resend gets the first answer and records nothing twice.
+    host.send_raw(HEADER.pack(len(payload)) + payload)
+    assert host.reply_to("a-1") == first
+    for url, seconds in [("one", 60), ("two", 0), ("three", 0), ("four", 60)]:
+        status = host.request("page_status", url=f"https://{url}.example.com/")["result"]
+        assert status["seconds_today"] == seconds, url
+    history = host.request("history")["result"]["items"]
+    assert sorted(x["title"] or "" for x in history) == ["", "Whole \N{GRINNING FACE}"]
+
+
+def test_a_request_id_with_a_lone_surrogate_is_answered_with_id_null(host: CheckedHost) -> None:
+    payload = b'{"id": "r-\\ud800", "type": "status"}'
+    host.send_raw(HEADER.pack(len(payload)) + payload)
+    reply = host.read_frame()
+    assert reply["id"] is None and reply["error"]["code"] == "invalid_request"
+    assert "not well-formed Unicode" in reply["error"]["message"]
+    assert host.request("status")["ok"]  # and the host is still there

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { AttentionMachine, NO_WINDOW } from "../src/background/attention.js";
-import { assertValidRequest, fakeClock } from "./helpers.mjs";
+import { MAX_TITLE_LENGTH } from "../src/background/settings.js";
+import { assertValidRequest, fakeClock, SCHEMA_MAX_SEGMENT_SECONDS } from "./helpers.mjs";
 
 const A = "https://example.com/a";
 const B = "https://example.com/b";
@@ -344,8 +345,29 @@ describe("segments and persistence", () => {
     clock.at(5000);
     const segs = m.drain();
     assert.equal(total(segs, A), 4015);
-    assert.ok(segs.every((s) => s.seconds <= 3600));
+    assert.ok(segs.every((s) => s.seconds <= SCHEMA_MAX_SEGMENT_SECONDS));
     assertValidRequest(assert, { id: 1, type: "attention", segments: segs });
+  });
+
+  it("cuts a long title at a character boundary: never half an emoji for the host", () => {
+    const { m, clock } = setup();
+    // The emoji's two UTF-16 units straddle the limit: slice() would keep a lone \ud83d.
+    m.tab({ id: 10, title: `${"x".repeat(MAX_TITLE_LENGTH - 1)}\u{1F600} more` });
+    clock.at(10);
+    const [seg] = m.drain();
+    assert.equal(seg.title, "x".repeat(MAX_TITLE_LENGTH - 1));
+    assertValidRequest(assert, { id: 1, type: "attention", segments: [seg] });
+  });
+
+  it("sends lone surrogates from a page as U+FFFD, keeping whole emoji", () => {
+    const { m, clock } = setup();
+    m.tab({ id: 10, title: "\u{1F600} a\udc00b \ud83d" });
+    m.meta(10, { flattr_id: "alice\ud800" });
+    clock.at(10);
+    const [seg] = m.drain();
+    assert.equal(seg.title, "\u{1F600} a\ufffdb \ufffd");
+    assert.equal(seg.meta.flattr_id, "alice\ufffd");
+    assertValidRequest(assert, { id: 1, type: "attention", segments: [seg] });
   });
 
   it("resumes from a snapshot with the open window intact (service-worker restart)", () => {

@@ -55,17 +55,34 @@ export function fakeTimers() {
 
 let validator = null;
 
-/** Validates an extension → host message against protocol.schema.json's `$defs/Request`. */
+/** protocol.schema.json, generated from the host's models: the one source of the limits. */
+export const SCHEMA = JSON.parse(readFileSync(join(REPO, "protocol.schema.json"), "utf8"));
+/** The most seconds one segment may carry (all of which the host counts). */
+export const SCHEMA_MAX_SEGMENT_SECONDS = SCHEMA.$defs.Segment.properties.seconds.maximum;
+
+/** Paths of the strings (keys too) in `value` that are not well-formed Unicode. */
+export function malformedStrings(value, path = "$") {
+  const bad = (text) => /\p{Surrogate}/u.test(text);
+  if (typeof value === "string") return bad(value) ? [path] : [];
+  if (!value || typeof value !== "object") return [];
+  return Object.entries(value).flatMap(([key, item]) =>
+    bad(key) ? [`${path}.${key}`] : malformedStrings(item, `${path}.${key}`));
+}
+
+/** Validates an extension → host message against protocol.schema.json's `$defs/Request`, and
+ *  that every string is well-formed Unicode (JSON Schema cannot say so; the host refuses it). */
 export function validateRequest(message) {
   if (!validator) {
-    const schema = JSON.parse(readFileSync(join(REPO, "protocol.schema.json"), "utf8"));
+    const schema = SCHEMA;
     // strict: false — the generated schema carries pydantic's `discriminator` and top-level notes.
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     ajv.addSchema(schema);
     validator = ajv.compile({ $ref: `${schema.$id}#/$defs/Request` });
   }
   const ok = validator(message);
-  return { ok, errors: ok ? [] : validator.errors };
+  const malformed = malformedStrings(message);
+  const errors = [...(ok ? [] : validator.errors), ...malformed.map((at) => `${at}: lone surrogate`)];
+  return { ok: errors.length === 0, errors };
 }
 
 export function assertValidRequest(assert, message) {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Outbox } from "../src/background/outbox.js";
+import { SCHEMA_MAX_SEGMENT_SECONDS } from "./helpers.mjs";
 
 const meta = { payment_url: null, flattr_id: null, canonical_url: null };
 const seg = (over = {}) => ({
@@ -26,6 +27,16 @@ describe("outbox", () => {
     assert.equal(o.size, 2);
     o.add([seg({ started_at: 1000 + 3600 })]);
     assert.equal(o.size, 3);
+  });
+
+  it("merges up to the schema's maximum, then starts a new segment: no second is lost", () => {
+    const o = new Outbox();
+    // The host away for a long listen: 100 slices of 150 s of one page.
+    o.add(Array.from({ length: 100 }, () => seg({ seconds: 150, started_at: null })));
+    const lengths = o.items.map((s) => s.seconds);
+    assert.equal(lengths.reduce((a, b) => a + b, 0), 15_000);
+    assert.ok(lengths.every((s) => s <= SCHEMA_MAX_SEGMENT_SECONDS), String(lengths));
+    assert.equal(o.size, Math.ceil(15_000 / SCHEMA_MAX_SEGMENT_SECONDS));
   });
 
   it("keeps at most `max` segments, dropping the oldest", () => {

@@ -502,6 +502,7 @@ test("error answers in words", () => {
 test("hostile titles are cleaned: no control or bidi characters, bounded length", () => {
   assert.equal(cleanText("a\u202Eevil\u0000\nline"), "a evil line");
   assert.equal(cleanText("x".repeat(500), 10), `${"x".repeat(9)}…`);
+  assert.equal(cleanText(`${"x".repeat(8)}\u{1F600}yz`, 10), `${"x".repeat(8)}…`); // never half an emoji
   assert.equal(cleanText({ toString: () => "<b>" }), "");
   assert.equal(safeHref("javascript:alert(1)"), null);
   assert.equal(safeHref("data:text/html,<b>x</b>"), null);

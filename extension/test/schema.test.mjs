@@ -1,8 +1,10 @@
 // Every message the extension builds for the host validates against protocol.schema.json.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_SETTINGS } from "../src/background/attention.js";
 import * as build from "../src/background/protocol.js";
-import { assertValidRequest, validateRequest } from "./helpers.mjs";
+import * as S from "../src/background/settings.js";
+import { assertValidRequest, SCHEMA, SCHEMA_MAX_SEGMENT_SECONDS, validateRequest } from "./helpers.mjs";
 
 const META = {
   payment_url: "https://flattr.com/submit/auto?user_id=alice&url=https%3A%2F%2Fexample.com%2F",
@@ -56,6 +58,24 @@ describe("requests against the host's schema", () => {
     assert.equal(validateRequest({ id: 1, type: "attention", segments: [] }).ok, false);
     assert.equal(validateRequest({ id: 1, ...build.attention([{ ...SEGMENT, seconds: 3601 }]) }).ok, false);
     assert.equal(validateRequest({ id: 1, type: "nope" }).ok, false);
+    assert.equal(validateRequest({ id: 1, ...build.attention([{ ...SEGMENT, title: "cut \ud83d" }]) }).ok, false);
+  });
+
+  it("a title is cut at a character boundary, never in the middle of an emoji", () => {
+    const msg = build.flattrNow({ ...PAGE, title: `${"x".repeat(1023)}\u{1F600} and more` });
+    assert.equal(msg.title, "x".repeat(1023));
+    assertValidRequest(assert, { id: 1, ...msg });
+    const whole = build.flattrNow({ ...PAGE, title: `${"x".repeat(1022)}\u{1F600} and more` });
+    assert.equal(whole.title, `${"x".repeat(1022)}\u{1F600}`);
+  });
+
+  it("lone surrogates a page made are sent as U+FFFD", () => {
+    const msg = build.flattrNow({ ...PAGE, title: "a\udc00b", meta: { ...META, flattr_id: "\ud800alice" } });
+    assert.equal(msg.title, "a\ufffdb");
+    assert.equal(msg.meta.flattr_id, "\ufffdalice");
+    assertValidRequest(assert, { id: 1, ...msg });
+    const url = build.pageStatus({ url: PAGE.url, meta: { ...META, canonical_url: "https://example.com/\ud800" } });
+    assert.equal(url.meta.canonical_url, null);
   });
 
   it("a long title is cut to the schema's limit", () => {
@@ -67,5 +87,23 @@ describe("requests against the host's schema", () => {
   it("invalid metadata never reaches the host", () => {
     const msg = build.pageStatus({ url: PAGE.url, meta: { payment_url: "ftp://x", flattr_id: "", canonical_url: 5 } });
     assert.deepEqual(msg.meta, { payment_url: null, flattr_id: null, canonical_url: null });
+  });
+});
+
+describe("settings.js repeats the schema's limits", () => {
+  const defs = SCHEMA.$defs;
+  it("one figure for a segment's seconds: the schema's, which the host counts in full", () => {
+    assert.equal(S.MAX_SEGMENT_SECONDS, SCHEMA_MAX_SEGMENT_SECONDS);
+    assert.equal(DEFAULT_SETTINGS.maxSegmentSeconds, SCHEMA_MAX_SEGMENT_SECONDS);
+  });
+
+  it("the other limits", () => {
+    assert.equal(S.MAX_URL_LENGTH, defs.Segment.properties.url.maxLength);
+    assert.equal(S.MAX_TITLE_LENGTH, defs.Segment.properties.title.anyOf[0].maxLength);
+    assert.equal(S.MAX_FLATTR_ID_LENGTH, defs.PageMeta.properties.flattr_id.anyOf[0].maxLength);
+    assert.equal(S.MAX_SITE_LENGTH, defs.SetSiteRequest.properties.site.maxLength);
+    assert.equal(S.MAX_HISTORY_LIMIT, defs.HistoryRequest.properties.limit.maximum);
+    assert.equal(S.MAX_TOKEN_LENGTH, defs.TokenRequest.properties.token.maxLength);
+    assert.ok(S.MAX_BATCH_SEGMENTS <= defs.AttentionRequest.properties.segments.maxItems);
   });
 });

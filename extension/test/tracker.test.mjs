@@ -157,6 +157,43 @@ describe("tracker", () => {
     assert.equal(tracker.outbox.size, 0, "refused by the host for good: dropped");
   });
 
+  it("sends a browser title cut mid-emoji as well-formed text", async () => {
+    const long = tab({ title: `${"x".repeat(1023)}\u{1F600}` });
+    const { host, clock, tracker } = await setup({ api: fakeApi({ tabs: [long] }) });
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(long));
+    await settle();
+    clock.at(10);
+    await tracker.flush();
+    assertValidRequest(assert, { id: 1, ...host.requests[0] });
+    assert.equal(host.requests[0].segments[0].title, "x".repeat(1023));
+  });
+
+  it("a segment the host refused alone costs the batch nothing: settled, not resent", async () => {
+    const host = fakeHost();
+    host.request = async function (body) {
+      this.requests.push(structuredClone(body));
+      return { results: body.segments.map((s, i) => i === 0
+        ? { url: null, site: null, counted: false, reason: "invalid", error: "title: not well-formed" }
+        : { url: s.url, site: "example.com", counted: true, flattrs_queued: 0 }) };
+    };
+    const warned = [];
+    const warn = console.warn;
+    console.warn = (...args) => warned.push(args.join(" "));
+    try {
+      const { clock, tracker } = await setup({ host });
+      tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));
+      await settle();
+      clock.at(10);
+      await tracker.flush();
+      assert.equal(tracker.outbox.size, 0);
+      await tracker.flush();
+      assert.equal(host.requests.length, 1);
+    } finally {
+      console.warn = warn;
+    }
+    assert.ok(warned.some((w) => w.includes("title: not well-formed")), warned.join("\n"));
+  });
+
   it("takes metadata and the load status only for the page the tab shows", async () => {
     const { host, clock, tracker } = await setup();
     tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));

@@ -227,7 +227,9 @@ def _record_one(
     url, site = decision.url, decision.site
     day = attention_day(_segment_time(segment, now), settings, tz)
     old = _load(conn, day, url)
-    seconds = min(segment.seconds, settings.max_segment_seconds)
+    # Counted in full: the protocol's MAX_SEGMENT_SECONDS bounds a segment, and the extension
+    # splits longer stretches, so clipping here would only lose what the user gave.
+    seconds = segment.seconds
     if seconds <= 0 and not old.exists:  # nothing to remember
         return SegmentResult(url, site, True, None, signed_out=signed_out)
     total = old.seconds + seconds

@@ -13,7 +13,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from . import PROTOCOL_VERSION
 
@@ -22,13 +31,36 @@ MAX_URL_LENGTH = 8192
 MAX_TITLE_LENGTH = 1024
 MAX_TOKEN_LENGTH = 4096
 MAX_SEGMENTS_PER_MESSAGE = 200
+# The most seconds one segment may carry, and exactly what the host counts of it (the extension
+# splits longer stretches; tests on both sides read it from protocol.schema.json).
 MAX_SEGMENT_SECONDS = 3600.0
 MAX_HISTORY_PAGE = 200
 DEFAULT_HISTORY_PAGE = 50
 
-Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
-Title = Annotated[str, Field(max_length=MAX_TITLE_LENGTH)]
-RequestId = int | Annotated[str, Field(max_length=64)]
+
+LONE_SURROGATE = "not well-formed Unicode (a lone surrogate)"
+
+
+def _well_formed(value: Any) -> Any:
+    """Refuse a lone surrogate (JSON allows ``\\ud800``): it cannot be stored, logged or echoed as
+    UTF-8, and pydantic's own check only runs on constrained strings."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PydanticCustomError(
+                "lone_surrogate",
+                LONE_SURROGATE + " at character {at}",
+                {"at": exc.start},
+            ) from None
+    return value
+
+
+# Every string the extension sends is one of these: well-formed Unicode.
+Text = Annotated[str, BeforeValidator(_well_formed)]
+Url = Annotated[Text, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+Title = Annotated[Text, Field(max_length=MAX_TITLE_LENGTH)]
+RequestId = int | Annotated[Text, Field(max_length=64)]
 
 # Stable error codes: the extension maps them to words; never rename one.
 ERROR_CODES: dict[str, str] = {
@@ -58,9 +90,9 @@ class Message(BaseModel):
 
 class ExtensionInfo(Message):
     model_config = ConfigDict(extra="allow", frozen=True)
-    id: str | None = None
-    version: str | None = None
-    browser: str | None = None
+    id: Text | None = None
+    version: Text | None = None
+    browser: Text | None = None
 
 
 class HelloRequest(Message):
@@ -82,7 +114,7 @@ class TokenRequest(Message):
 
     id: RequestId
     type: Literal["token"]
-    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+    token: Annotated[Text, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
     subscription: Subscription | None = None
     page_url: Url
 
@@ -105,7 +137,7 @@ class PageMeta(Message):
     """Creator metadata found on the page."""
 
     payment_url: Url | None = None
-    flattr_id: Annotated[str, Field(max_length=256)] | None = None
+    flattr_id: Annotated[Text, Field(max_length=256)] | None = None
     canonical_url: Url | None = None
 
 
@@ -121,11 +153,30 @@ class Segment(Message):
     started_at: float | None = None
 
 
+class InvalidSegment(Message):
+    """A segment that does not match the schema, in place of the segment (never sent)."""
+
+    error: str
+
+
+def _segment_or_invalid(value: Any) -> Segment | InvalidSegment:
+    try:
+        return Segment.model_validate(value)
+    except ValidationError as exc:
+        return InvalidSegment(error=describe_errors(exc, whole="segment"))
+
+
+# Each segment is validated on its own: a bad one is answered as refused and the others still count.
+SegmentItem = Annotated[
+    Segment | InvalidSegment, PlainValidator(_segment_or_invalid, json_schema_input_type=Segment)
+]
+
+
 class AttentionRequest(Message):
     id: RequestId
     type: Literal["attention"]
-    segments: Annotated[list[Segment], Field(min_length=1, max_length=MAX_SEGMENTS_PER_MESSAGE)]
-    batch: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+    segments: Annotated[list[SegmentItem], Field(min_length=1, max_length=MAX_SEGMENTS_PER_MESSAGE)]
+    batch: Annotated[Text, Field(min_length=1, max_length=64)] | None = Field(
         None,
         description="an id for this batch: a resend with the same id within a day is answered "
         "with the first answer and recorded only once",
@@ -154,7 +205,7 @@ class PageStatusRequest(Message):
 class SetSiteRequest(Message):
     id: RequestId
     type: Literal["set_site"]
-    site: Annotated[str, Field(min_length=1, max_length=253)]
+    site: Annotated[Text, Field(min_length=1, max_length=253)]
     setting: Literal["enabled", "disabled", "default"]
 
 
@@ -186,7 +237,7 @@ class ExportRequest(Message):
 
     id: RequestId
     type: Literal["export"]
-    cursor: Annotated[str, Field(max_length=256)] | None = None
+    cursor: Annotated[Text, Field(max_length=256)] | None = None
 
 
 class TickRequest(Message):
@@ -243,6 +294,18 @@ def parse_request(message: dict[str, Any]) -> Message:
     return REQUEST_MODELS[message["type"]].model_validate(message)
 
 
+def describe_errors(exc: ValidationError, whole: str = "message") -> str:
+    """Where and why, for people: ``segments.0.seconds: Input should be ...``. Never the input
+    itself; a field name with a lone surrogate is escaped, so the reply can be sent as UTF-8."""
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(x) for x in err["loc"]) or whole
+        # pydantic's words for a lone surrogate in a key or a constrained string
+        why = LONE_SURROGATE if err["type"] == "string_unicode" else err["msg"]
+        parts.append(f"{where}: {why}")
+    return "; ".join(parts).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 # --- results --------------------------------------------------------------------------------
 
 
@@ -273,6 +336,9 @@ class SegmentResult(Message):
     site: str | None
     counted: bool
     reason: str | None = None
+    error: str | None = Field(
+        None, description="why the segment was refused (reason `invalid`): its field and fault"
+    )
     seconds_today: float = 0
     flattrs_queued: int = 0
 

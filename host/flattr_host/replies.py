@@ -21,9 +21,20 @@ def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_id(message: Any) -> Any:
-    """The request's id when it has a usable one, else None (still answered, with id null)."""
+    """The request's id when it has a usable one, else None (still answered, with id null). A
+    string with a lone surrogate is not usable: the reply could not be encoded as UTF-8."""
     if isinstance(message, dict):
         rid = message.get("id")
-        if isinstance(rid, int | str) and not isinstance(rid, bool):
+        if isinstance(rid, int) and not isinstance(rid, bool):
+            return rid
+        if isinstance(rid, str) and _well_formed(rid):
             return rid
     return None
+
+
+def _well_formed(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -19,6 +19,8 @@ from .settings import Settings
 
 Emit = Callable[[dict[str, Any]], None]
 FLATTR_ORIGIN_HOST = "flattr.com"
+# The reason of a segment refused for not matching the schema (its `error` says why).
+INVALID = "invalid"
 
 
 class RequestFailed(Exception):
@@ -93,7 +95,7 @@ class Service:
         try:
             request: Any = p.parse_request(message)
         except ValidationError as exc:
-            return error(rid, "invalid_request", _describe(exc)), False
+            return error(rid, "invalid_request", p.describe_errors(exc)), False
         handler = getattr(self, f"_on_{request.type}")
         # A savepoint per message: one failing request never undoes its neighbours' work.
         self.conn.execute("SAVEPOINT request")
@@ -170,24 +172,20 @@ class Service:
                 return p.AttentionResult.model_validate_json(seen[0]), False
         account = accounts.current(self.conn)
         now = self.clock()
-        results = ledger.record(
-            self.conn,
-            [_segment(s) for s in r.segments],
-            account_id=account.id if account else None,
-            now=now,
-            settings=self.settings,
+        recorded = iter(
+            ledger.record(
+                self.conn,
+                [_segment(s) for s in r.segments if isinstance(s, p.Segment)],
+                account_id=account.id if account else None,
+                now=now,
+                settings=self.settings,
+            )
         )
+        # One result per segment, in order; a refused segment costs the others nothing.
         answer = p.AttentionResult(
             results=[
-                p.SegmentResult(
-                    url=x.url,
-                    site=x.site,
-                    counted=x.counted,
-                    reason=x.reason,
-                    seconds_today=x.seconds_today,
-                    flattrs_queued=x.flattrs_queued,
-                )
-                for x in results
+                _refused(s) if isinstance(s, p.InvalidSegment) else _result(next(recorded))
+                for s in r.segments
             ]
         )
         if r.batch is not None:
@@ -199,7 +197,7 @@ class Service:
                 "INSERT INTO attention_batches (batch, results, recorded_at) VALUES (?, ?, ?)",
                 (r.batch, answer.model_dump_json(), now),
             )
-        return answer, any(x.flattrs_queued for x in results)
+        return answer, any(x.flattrs_queued for x in answer.results)
 
     def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
         account = accounts.current(self.conn)
@@ -287,14 +285,6 @@ class Service:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(x) for x in err["loc"]) or "message"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def _is_flattr_page(url: str) -> bool:
     from urllib.parse import urlsplit
 
@@ -307,6 +297,21 @@ def _meta(m: p.PageMeta) -> urls.PageMeta:
     return urls.PageMeta(
         payment_url=m.payment_url, flattr_id=m.flattr_id, canonical_url=m.canonical_url
     )
+
+
+def _result(x: ledger.SegmentResult) -> p.SegmentResult:
+    return p.SegmentResult(
+        url=x.url,
+        site=x.site,
+        counted=x.counted,
+        reason=x.reason,
+        seconds_today=x.seconds_today,
+        flattrs_queued=x.flattrs_queued,
+    )
+
+
+def _refused(s: p.InvalidSegment) -> p.SegmentResult:
+    return p.SegmentResult(url=None, site=None, counted=False, reason=INVALID, error=s.error)
 
 
 def _segment(s: p.Segment) -> ledger.Segment:

@@ -48,8 +48,6 @@ class Settings(NamedTuple):
     day_start_hour: int = 4
     # Continuous audio needed before a page counts as an audio page.
     audio_page_after: int = 20
-    # A single segment longer than this is clipped: the extension reports at most a few minutes.
-    max_segment_seconds: float = 600.0
     # How long the ids of recorded attention batches are remembered (resends are answered once).
     attention_batch_memory: float = 86_400.0
     # Mode: "all" public sites, only sites the user "enabled", or only pages with Flattr "metadata".

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-# 401 with these codes means "no money", not "bad token" (the API's error codes).
+# 401 with these codes means "no money", not "bad token" (docs/flattr-api.md#errors).
 NO_MEANS_CODES = ("no_means", "no_money")
 # 403 codes that refuse one flattr, not the request (POST /flattr's documented errors).
 PER_ITEM_CODES = ("flattr_once", "flattr_owner")

@@ -17,6 +17,7 @@
 
 import * as S from "./settings.js";
 import { emptyMeta, sanitizeMeta } from "./meta.js";
+import { clip, isWellFormed } from "../common/text.js";
 import { isHttpUrl, withoutHash } from "./urls.js";
 
 export const NO_WINDOW = -1;
@@ -95,7 +96,7 @@ export class AttentionMachine {
       if (withoutHash(info.url) !== withoutHash(tab.url)) this._navigate(tab, info.url);
       else tab.url = info.url;
     }
-    if (typeof info.title === "string") tab.title = info.title.slice(0, this.s.maxTitleLength);
+    if (typeof info.title === "string") tab.title = clip(info.title, this.s.maxTitleLength);
     if (typeof info.audible === "boolean") tab.audible = info.audible;
     const muted = info.mutedInfo ? info.mutedInfo.muted : info.muted;
     if (typeof muted === "boolean") tab.muted = muted;
@@ -316,7 +317,8 @@ export class AttentionMachine {
   }
 
   _earns(tab) {
-    return !tab.failed && tab.url.length <= this.s.maxUrlLength && isHttpUrl(tab.url);
+    return !tab.failed && tab.url.length <= this.s.maxUrlLength && isWellFormed(tab.url) &&
+      isHttpUrl(tab.url);
   }
 
   _inFocus(tab) {

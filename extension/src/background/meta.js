@@ -1,5 +1,6 @@
 // Creator metadata reported by the content script, re-checked here: the page is hostile input.
 import { MAX_FLATTR_ID_LENGTH, MAX_URL_LENGTH } from "./settings.js";
+import { isWellFormed, wellFormed } from "../common/text.js";
 import { isFlattrPage, isHttpUrl } from "./urls.js";
 
 /** Where a Flattr auto-submit URL lives (docs/flattr-api.md#auto-submit-urls). */
@@ -10,9 +11,8 @@ export function emptyMeta() {
 }
 
 function boundedUrl(value) {
-  return typeof value === "string" && value.length <= MAX_URL_LENGTH && isHttpUrl(value)
-    ? value
-    : null;
+  return typeof value === "string" && value.length <= MAX_URL_LENGTH && isWellFormed(value) &&
+    isHttpUrl(value) ? value : null;
 }
 
 /** A payment link counts only when it is a Flattr auto-submit URL. */
@@ -27,7 +27,7 @@ export function sanitizeMeta(meta) {
   if (!meta || typeof meta !== "object") return out;
   if (isAutoSubmitUrl(meta.payment_url)) out.payment_url = meta.payment_url;
   if (typeof meta.flattr_id === "string") {
-    const id = meta.flattr_id.trim();
+    const id = wellFormed(meta.flattr_id.trim());
     if (id !== "" && id.length <= MAX_FLATTR_ID_LENGTH) out.flattr_id = id;
   }
   out.canonical_url = boundedUrl(meta.canonical_url);

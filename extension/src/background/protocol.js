@@ -3,12 +3,13 @@
 // against protocol.schema.json, so a field added here that the host does not know fails there.
 import { MAX_HISTORY_LIMIT, MAX_TITLE_LENGTH, PROTOCOL_VERSION } from "./settings.js";
 import { sanitizeMeta } from "./meta.js";
+import { clip } from "../common/text.js";
 
 export const MODES = Object.freeze(["all", "enabled", "metadata"]);
 export const SITE_SETTINGS = Object.freeze(["enabled", "disabled", "default"]);
 
 function title(value) {
-  return typeof value === "string" && value !== "" ? value.slice(0, MAX_TITLE_LENGTH) : null;
+  return typeof value === "string" && value !== "" ? clip(value, MAX_TITLE_LENGTH) : null;
 }
 
 export function hello(extension) {

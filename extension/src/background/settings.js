@@ -30,7 +30,8 @@ export const ACTIVITY_THROTTLE_MS = 1000;
 export const FLUSH_INTERVAL_MS = 15_000;
 /** Segments per `attention` request (the schema allows 200). */
 export const MAX_BATCH_SEGMENTS = 50;
-/** The schema's limit on one segment's seconds; longer stretches are split. */
+/** The schema's limit on one segment's seconds, all of which the host counts; longer stretches
+ *  are split, never cut (schema.test.mjs checks it equals protocol.schema.json's). */
 export const MAX_SEGMENT_SECONDS = 3600;
 /** Unsent segments kept while the host is unreachable; the oldest go first beyond this. */
 export const MAX_OUTBOX_SEGMENTS = 1000;
@@ -75,7 +76,7 @@ export const FLATTR_ORIGIN = "https://flattr.com";
 export const SIGN_IN_URL = "https://flattr.com/oauth/ext";
 export const MAX_TOKEN_LENGTH = 4096;
 
-// --- Limits of the protocol schema ---------------------------------------------------------------
+// --- Limits of the protocol schema (schema.test.mjs checks them against protocol.schema.json) ----
 export const MAX_URL_LENGTH = 8192;
 export const MAX_TITLE_LENGTH = 1024;
 export const MAX_FLATTR_ID_LENGTH = 256;

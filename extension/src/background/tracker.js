@@ -264,7 +264,13 @@ export class Tracker {
       } finally {
         this._scheduleSave();
       }
-      if (result && Array.isArray(result.results)) this.onResults(result.results);
+      if (result && Array.isArray(result.results)) {
+        // A segment the host refused alone (reason "invalid") is a bug here: say which and why.
+        for (const r of result.results) {
+          if (r?.reason === "invalid") console.warn("attention segment refused:", r.error);
+        }
+        this.onResults(result.results);
+      }
     }
     if (this.machine.counting() || this.machine.hasPending()) this._after({});
   }

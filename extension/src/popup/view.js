@@ -3,6 +3,8 @@
 // relative to an injected `now` (unix seconds). Page titles and URLs are hostile input: they are
 // cleaned here and rendered with textContent only (popup.js).
 
+import { clip } from "../common/text.js";
+
 export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
 export const FLATTR_HOME = "https://flattr.com/";
 
@@ -41,7 +43,7 @@ const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066
 export function cleanText(value, max = MAX_MESSAGE_CHARS) {
   if (typeof value !== "string") return "";
   const text = value.replace(UNSAFE_CHARS, " ").replace(/\s+/g, " ").trim();
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return text.length > max ? `${clip(text, max - 1)}…` : clip(text, max);
 }
 
 /** The URL only when it is http(s) (never javascript:, data:, …), for an href; else null. */
