@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -270,11 +272,20 @@ def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         data.setdefault(part, []).append(row)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        _write_private(args.output, text.encode("utf-8"))
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, 0600 whatever the umask: an export is the user's history."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
+    with open(fd, "wb") as handle:
+        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, paths.PRIVATE_FILE)  # an existing file keeps its mode otherwise
+        handle.write(data)
 
 
 def _schema(args: Any) -> int:
