@@ -211,3 +211,21 @@ def test_rotated_logs_and_a_loose_data_folder_become_private(tmp_path: Path) -> 
     assert [p.name for p in logs] == ["flattr-host.log", "flattr-host.log.1", "flattr-host.log.2"]
     assert {p.name: _mode(p) for p in logs} == {p.name: 0o600 for p in logs}
     assert _mode(home) == 0o700
+
+
+def test_a_broken_settings_file_is_answered_not_crashed_on(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text('{\n  "batch_size": 20,\n  "batch_sise": 20\n}\n')
+    with HostProcess(tmp_path) as host:
+        for kind in ("hello", "status"):  # every request, hello first, gets the same answer
+            reply = host.request(kind, protocol=1)
+            assert reply["ok"] is False, reply
+            error = reply["error"]
+            assert error["code"] == "settings_invalid"
+            assert str(settings) in error["message"]
+            assert 'line 3, column 3: unknown setting "batch_sise"' in error["message"]
+            assert 'did you mean "batch_size"' in error["message"]
+            assert error["command"] == f"mv {settings} {settings}.broken"
+        assert host.close() == 0
+        assert f"{settings} is not usable" in host.stderr()  # Firefox shows it in its console
+    assert not (tmp_path / "companion.sqlite3").exists(), "nothing is done on a guess"

@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
     try:
         settings = load_settings(home)
     except SettingsError as exc:
-        return _fail(str(exc))
+        if args.command != "doctor":  # doctor reports it among everything else it checks
+            return _fail(str(exc))
+        settings = Settings()
     if args.command in INSTALL_COMMANDS:  # they never open the database
         from .install import commands
 
