@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--system", action="store_true", help="for all users (needs admin rights)")
     i.add_argument("--dry-run", action="store_true", help="print every file and key; write none")
+    i.add_argument(
+        "--force",
+        action="store_true",
+        help="with --system: install even when users other than root or an administrator can "
+        "change the Python it pins (a loud warning, not recommended)",
+    )
     u = sub.add_parser("uninstall", help="remove everything `install` wrote")
     u.add_argument("--system", action="store_true", help="the all-users install")
     u.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
