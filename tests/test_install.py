@@ -163,6 +163,7 @@ def test_linux_user_install_writes_where_each_browser_reads(tmp_path: Path) -> N
     install(platform, *LINUX_USER)
     launcher_file = tmp_path / "data" / launcher.POSIX_NAME
     assert launcher_file.stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700, "the host's private data folder"
     for key, folder in LINUX_USER.items():
         path = tmp_path / folder / HOST_FILE
         data = read(path)
