@@ -121,3 +121,6 @@ def test_export_to_a_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert json.loads(target.read_text())["flattrs"][0]["site"] == "example.com"
         assert target.stat().st_mode & 0o777 == 0o600, target
+    nowhere = run(host_env(home), "export", "-o", str(tmp_path / "missing" / "x.json"))
+    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr, nowhere.stderr
+    assert "Traceback" not in nowhere.stderr

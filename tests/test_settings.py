@@ -57,6 +57,8 @@ def test_a_usable_file_is_applied_and_the_environment_wins(tmp_path: Path) -> No
         ('{"thresholds": [1, "2"]}', '"thresholds" must be a list of whole numbers, not [1, "2"]'),
         ('{"api_base": null}', '"api_base" must be a string, not null'),
         ('{"backoff_max": -1}', '"backoff_max" must not be negative, not -1'),
+        ('{"request_timeout": NaN}', '"request_timeout" must be a finite number, not NaN'),
+        ('{"backoff_max": Infinity}', '"backoff_max" must be a finite number, not Infinity'),
         ('{"mode": "everything"}', '"mode" must be one of "all", "enabled", "metadata"'),
         ('{"synchronous": "OFF"}', '"synchronous" must be one of "NORMAL", "FULL", "EXTRA"'),
         ('{"day_start_hour": 24}', '"day_start_hour" must be an hour from 0 to 23, not 24'),
@@ -71,6 +73,11 @@ def test_a_mistake_refuses_the_whole_file_saying_where(
 def test_every_mistake_is_listed_at_once(tmp_path: Path) -> None:
     message = refusal(tmp_path, '{"batch_size": 5, "mode": "x",\n "colour": 1}')
     assert 'line 1, column 19: "mode"' in message and "line 2, column 2: unknown" in message
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "settings.json").write_bytes(b'\xef\xbb\xbf{"batch_size": 9}')
+    assert load_settings(tmp_path, {}).batch_size == 9
 
 
 def test_text_that_is_not_utf8_is_refused(tmp_path: Path) -> None:

@@ -280,7 +280,10 @@ def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         data.setdefault(part, []).append(row)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        _write_private(args.output, text.encode("utf-8"))
+        try:
+            _write_private(args.output, text.encode("utf-8"))
+        except OSError as exc:
+            return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -8,6 +8,7 @@ names) and through a few environment variables. Kept free of heavy imports: it i
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -158,7 +159,7 @@ def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> S
 
 def _read_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 files with a BOM
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -197,8 +198,11 @@ def _problem(name: str, value: Any) -> str | None:
     label, check, _ = kind_of(name)
     if not check(value):
         return f"{json.dumps(name)} must be {label}, not {_show(value)}"
-    numbers = value if isinstance(value, list) else [value]
-    if any(_is_number(x, int | float) and x < 0 for x in numbers):
+    items = value if isinstance(value, list) else [value]
+    numbers = [x for x in items if _is_number(x, int | float)]
+    if not all(math.isfinite(x) for x in numbers):  # json reads NaN and Infinity
+        return f"{json.dumps(name)} must be a finite number, not {_show(value)}"
+    if any(x < 0 for x in numbers):
         return f"{json.dumps(name)} must not be negative, not {_show(value)}"
     choices = CHOICES.get(name)
     if choices and str(value).lower() not in {c.lower() for c in choices}:
