@@ -126,7 +126,8 @@ def serve(
     if stdin_fd is None:
         stdin_fd = sys.stdin.fileno()
     # Unusable settings: every request, hello first, is answered with why and how to fix it,
-    # instead of an exit the extension could only call a crash. Nothing else is done.
+    # instead of an exit the extension could only call a crash. Nothing else is done, so the
+    # caller is not checked either: the allow list may be what the broken file was extending.
     broken: _Unavailable | None = None
     if settings is None:
         try:
