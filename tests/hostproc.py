@@ -36,7 +36,11 @@ class HostProcess:
     """One ``python -m flattr_host`` process; every byte it writes to stdout must be a frame."""
 
     def __init__(
-        self, home: Path, argv: list[str] | None = None, env: dict[str, str] | None = None
+        self,
+        home: Path,
+        argv: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        umask: int = -1,  # -1: the test runner's
     ) -> None:
         self.home = home
         self.proc = subprocess.Popen(
@@ -46,6 +50,7 @@ class HostProcess:
             stderr=subprocess.PIPE,
             env=env or host_env(home),
             cwd=str(Path(sys.executable).parent),  # browsers start hosts in their own folder
+            umask=umask,
         )
         self.events: list[dict[str, Any]] = []
         self.transcript = bytearray()  # every byte the host wrote to stdout

@@ -12,6 +12,7 @@ from conftest import make_home, sim_env
 from flattr_host import accounts, paths, queue, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from hostproc import host_env
 
 BACKLOG = 250
 
@@ -123,3 +124,26 @@ def test_help_and_sim_passthrough(tmp_path: Path) -> None:
 
 class SimStub:
     base = "http://127.0.0.1:9"
+
+
+def test_export_to_a_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    _seed(home, None, 1)
+    fresh, existing = tmp_path / "fresh.json", tmp_path / "existing.json"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    for target in (fresh, existing):
+        result = subprocess.run(
+            [sys.executable, "-m", "flattr_host", "export", "-o", str(target)],
+            env=host_env(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            umask=0,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(target.read_text())["flattrs"][0]["site"] == "example.com"
+        assert target.stat().st_mode & 0o777 == 0o600, target
+    nowhere = run(host_env(home), "export", "-o", str(tmp_path / "missing" / "x.json"))
+    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr, nowhere.stderr
+    assert "Traceback" not in nowhere.stderr

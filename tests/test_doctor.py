@@ -293,3 +293,26 @@ def test_cli_doctor_exit_status(tmp_path: Path) -> None:
     assert "answered hello" in good.stdout
     assert os.path.exists(tmp_path / "data" / launcher.POSIX_NAME)
     assert FIREFOX_ID not in bad.stderr
+
+
+def test_a_broken_settings_file_is_named_with_its_fix_and_the_host_says_the_same(
+    tmp_path: Path,
+) -> None:
+    platform = make_platform(tmp_path)
+    install(platform, "chrome")
+    settings = platform.data_home / "settings.json"
+    settings.write_text('{"mode": "everything"}')
+    code, text = check(platform, "chrome")
+    assert code == 1, text
+    fix = f"mv {settings} {settings}.broken"
+    lines = fail_lines(text)
+    assert len(lines) == 2, text
+    assert lines[0].startswith(f"FAIL  {settings} is not usable: line 1, column 2: ")
+    assert '"mode" must be one of "all", "enabled", "metadata", not "everything"' in lines[0]
+    assert (
+        "host started as Google Chrome starts it failed: the host answered settings_invalid"
+        in (lines[1])
+    )
+    assert all(line.endswith(f"Run: {fix}") for line in lines), text
+    settings.rename(f"{settings}.broken")  # the fix it names works
+    assert check(platform, "chrome")[0] == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flattr_host.install import browsers, installer, launcher, manifest, receipt
+from flattr_host.install import browsers, commands, installer, launcher, manifest, receipt, trust
 from flattr_host.install.platform import LINUX, MACOS, SYSTEM, USER, WINDOWS, Platform
 from flattr_host.install.registry import HKCU, HKLM, MemoryRegistry
 from flattr_host.settings import Settings
@@ -163,6 +163,7 @@ def test_linux_user_install_writes_where_each_browser_reads(tmp_path: Path) -> N
     install(platform, *LINUX_USER)
     launcher_file = tmp_path / "data" / launcher.POSIX_NAME
     assert launcher_file.stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700, "the host's private data folder"
     for key, folder in LINUX_USER.items():
         path = tmp_path / folder / HOST_FILE
         data = read(path)
@@ -494,3 +495,105 @@ def test_cli_install_dry_run_then_install_then_uninstall(tmp_path: Path) -> None
     gone = cli("uninstall")
     assert gone.returncode == 0, gone.stderr
     assert snapshot(tmp_path) == before
+
+
+# --- a system install runs only what root or an administrator controls ------------------------
+
+
+def _venv(tmp_path: Path) -> Path:
+    """A venv-shaped folder whose python is this test's interpreter."""
+    venv = tmp_path / "shared" / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.executable).resolve().parent}\n")
+    (venv / "bin/python").symlink_to(sys.executable)
+    return venv
+
+
+# What the test's own files count as: root's and an administrator's (whoever runs the tests).
+OURS = trust.Owners(frozenset({0, os.getuid()}), frozenset({0, os.getgid()}))
+
+
+def _system_install(platform: Platform, owners: trust.Owners, force: bool = False) -> int:
+    return commands.install(
+        platform,
+        Settings(),
+        ["chrome"],
+        True,
+        False,
+        source_probe=False,
+        force=force,
+        owners=owners,
+    )
+
+
+@pytest.mark.parametrize("loose", ["bin", "pyvenv.cfg", "venv"])
+def test_a_system_install_refuses_a_python_other_users_can_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], loose: str
+) -> None:
+    venv = _venv(tmp_path)
+    target = {"bin": venv / "bin", "pyvenv.cfg": venv / "pyvenv.cfg", "venv": venv}[loose]
+    target.chmod(target.stat().st_mode | 0o002)
+    platform = replace(make_platform(tmp_path), executable=venv / "bin/python")
+    launcher_file = platform.data_dir(SYSTEM) / launcher.POSIX_NAME
+
+    assert _system_install(platform, OURS) == 1
+    err = capsys.readouterr().err
+    assert "refusing to install for every user" in err
+    assert f"{target} is writable by every user (mode " in err
+    assert f"Run: sudo chmod o-w {target}" in err
+    assert "install --system --browser chrome --force" in err
+    assert not launcher_file.exists(), "nothing written"
+
+    assert _system_install(platform, OURS, force=True) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("flattr-host: WARNING: ") and f"{target} is writable" in err
+    assert launcher_file.is_file()
+
+    target.chmod(target.stat().st_mode & ~0o022)
+    assert _system_install(platform, OURS) == 0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_a_system_install_refuses_a_python_no_administrator_owns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    venv = _venv(tmp_path)
+    platform = replace(make_platform(tmp_path), executable=venv / "bin/python")
+    nobody = trust.Owners(frozenset(), frozenset())  # as if a plain user had made all of it
+    assert _system_install(platform, nobody) == 1
+    err = capsys.readouterr().err
+    assert f"{venv / 'bin/python'} belongs to " in err and "not root or an administrator" in err
+    assert f"{launcher.PACKAGE_DIR} belongs to " in err, "the package is checked too"
+    assert not (platform.data_dir(SYSTEM) / launcher.POSIX_NAME).exists()
+    # A per-user install runs only for its owner: nothing to check.
+    assert commands.install(platform, Settings(), ["chrome"], False, False, source_probe=False,
+                            owners=nobody) == 0  # fmt: skip
+
+
+def _fake_stat(modes: dict[str, tuple[int, int, int]]) -> trust.Owners:
+    """Owners trusting uid 0 and gid 0, over a made-up tree: path → (mode, uid, gid)."""
+
+    def fake(path: Path) -> os.stat_result:
+        mode, uid, gid = modes.get(str(path), (stat.S_IFDIR | 0o755, 0, 0))
+        return os.stat_result((mode, 0, 0, 1, uid, gid, 0, 0, 0, 0))
+
+    return trust.Owners(frozenset({0}), frozenset({0}), fake)
+
+
+def test_what_counts_as_changeable_by_others() -> None:
+    file, folder = stat.S_IFREG, stat.S_IFDIR
+    owners = _fake_stat(
+        {
+            "/tmp": (folder | stat.S_ISVTX | 0o777, 0, 0),  # sticky: fine above what runs
+            "/tmp/site": (folder | stat.S_ISVTX | 0o777, 0, 0),  # not as an import folder
+            "/opt": (folder | 0o775, 0, 0),  # group root: fine
+            "/opt/py": (folder | 0o775, 0, 50),  # group staff: not fine
+            "/opt/py/bin/python": (file | 0o755, 1000, 1000),  # a plain user's
+        }
+    )
+    found = trust.problems([Path("/tmp/site"), Path("/opt/py/bin/python")], owners)
+    assert [str(p.path) for p in found] == ["/tmp/site", "/opt/py/bin/python", "/opt/py"]
+    assert found[0].why == "is writable by every user (mode 1777)"
+    assert "uid 1000" in found[1].why and found[1].why.endswith("not root or an administrator")
+    assert found[2].why.startswith("is writable by group ") and "gid 50" in found[2].why
+    assert found[2].fix == "sudo chmod g-w /opt/py"

@@ -177,3 +177,55 @@ def test_sigterm_as_firefox_sends_it_is_a_clean_exit(tmp_path: Path) -> None:
         assert host.request("status")["ok"]
         host.proc.send_signal(signal.SIGTERM)
         assert host.proc.wait(BROWSER_KILL_AFTER) == 0
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_data_and_logs_are_private_even_under_umask_000(tmp_path: Path) -> None:
+    home = tmp_path / "missing" / "home"  # the host creates it, and its missing parent
+    with HostProcess(home, env=host_env(home), umask=0) as host:
+        assert host.request("hello", protocol=1)["ok"] is True
+        assert host.request("status")["ok"] is True  # the database is open: -wal and -shm exist
+        db = home / "companion.sqlite3"
+        files = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), home / "logs" / "flattr-host.log"]
+        assert {str(f): _mode(f) for f in files} == {str(f): 0o600 for f in files}
+        folders = [home.parent, home, home / "logs"]
+        assert {str(f): _mode(f) for f in folders} == {str(f): 0o700 for f in folders}
+        assert host.close() == 0
+
+
+def test_rotated_logs_and_a_loose_data_folder_become_private(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o777)
+    home.chmod(0o777)  # as an older host left it under umask 000
+    # Every log line rotates the file: three starts leave a live file and two rotated ones.
+    (home / "settings.json").write_text(json.dumps({"log_max_bytes": 1, "log_backups": 2}))
+    for _ in range(3):
+        with HostProcess(home, env=host_env(home), umask=0) as host:
+            assert host.request("hello", protocol=1)["ok"] is True
+            assert host.request("status")["ok"] is True
+            assert host.close() == 0
+    logs = sorted((home / "logs").iterdir())
+    assert [p.name for p in logs] == ["flattr-host.log", "flattr-host.log.1", "flattr-host.log.2"]
+    assert {p.name: _mode(p) for p in logs} == {p.name: 0o600 for p in logs}
+    assert _mode(home) == 0o700
+
+
+def test_a_broken_settings_file_is_answered_not_crashed_on(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    settings.write_text('{\n  "batch_size": 20,\n  "batch_sise": 20\n}\n')
+    with HostProcess(tmp_path) as host:
+        for kind in ("hello", "status"):  # every request, hello first, gets the same answer
+            reply = host.request(kind, protocol=1)
+            assert reply["ok"] is False, reply
+            error = reply["error"]
+            assert error["code"] == "settings_invalid"
+            assert str(settings) in error["message"]
+            assert 'line 3, column 3: unknown setting "batch_sise"' in error["message"]
+            assert 'did you mean "batch_size"' in error["message"]
+            assert error["command"] == f"mv {settings} {settings}.broken"
+        assert host.close() == 0
+        assert f"{settings} is not usable" in host.stderr()  # Firefox shows it in its console
+    assert not (tmp_path / "companion.sqlite3").exists(), "nothing is done on a guess"

@@ -176,6 +176,28 @@ describe("host connection", () => {
     assert.equal(ports.length, 2);
   });
 
+  it("is misconfigured on settings_invalid: the file's problem, the fix, asked again", async () => {
+    const { host, timers, ports, last } = setup();
+    const waiting = host.request(build.status());
+    const message = "/home/u/.local/share/flattr-companion/settings.json is not usable: line 2, " +
+      'column 3: unknown setting "batch_sise" (did you mean "batch_size"?)';
+    const command = "mv /home/u/.local/share/flattr-companion/settings.json " +
+      "/home/u/.local/share/flattr-companion/settings.json.broken";
+    const hello = last().sent[0];
+    last().reply({ id: hello.id, ok: false, error: { code: "settings_invalid", message, command } });
+    assert.deepEqual(host.info(), { state: "misconfigured", message, command });
+    assert.equal(last().closedByUs, true);
+    await assert.rejects(waiting, (e) => e.code === "host_misconfigured" && e.command === command);
+    timers.advance(5_000);
+    assert.equal(host.retryNow(), true, "the popup looks again: the user may have fixed it");
+    assert.equal(ports.length, 2);
+    last().reply({ id: last().sent[0].id, ok: false, error: { code: "settings_invalid", message, command } });
+    timers.advance(59_000);
+    assert.equal(ports.length, 2, "no hammering");
+    timers.advance(1_000);
+    assert.equal(ports.length, 3);
+  });
+
   it("reconnects with growing back-off after crashes, capped, reset by a stable connection", () => {
     const { host, timers, ports, last, ready } = setup();
     ready();

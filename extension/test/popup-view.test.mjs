@@ -153,6 +153,20 @@ test("host outdated without a command: the extension is the old one", () => {
   assert.match(view.host.sentences.join(" "), /Update the extension/);
 });
 
+test("host misconfigured: the settings file's problem and the command that sets it aside", () => {
+  const command = "mv /h/settings.json /h/settings.json.broken";
+  const message = '/h/settings.json is not usable: line 1, column 2: unknown setting "colour"';
+  const view = popupView(state({ host: { state: "misconfigured", command, message } }), {
+    now: NOW,
+  });
+  assert.equal(view.host.tone, "error");
+  assert.match(view.host.headline, /settings/);
+  assert.equal(view.host.command, command);
+  assert.equal(view.host.detail, message);
+  assert.equal(view.account, null);
+  assert.match(errorText({ code: "settings_invalid", message }), /settings file needs fixing.*line 1/);
+});
+
 test("host crashed and connecting", () => {
   const crashed = popupView(state({ host: { state: "crashed", message: "exit code 1" } }), {
     now: NOW,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -40,7 +42,9 @@ def main(argv: list[str]) -> int:
     try:
         settings = load_settings(home)
     except SettingsError as exc:
-        return _fail(str(exc))
+        if args.command != "doctor":  # doctor reports it among everything else it checks
+            return _fail(str(exc))
+        settings = Settings()
     if args.command in INSTALL_COMMANDS:  # they never open the database
         from .install import commands
 
@@ -89,6 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--system", action="store_true", help="for all users (needs admin rights)")
     i.add_argument("--dry-run", action="store_true", help="print every file and key; write none")
+    i.add_argument(
+        "--force",
+        action="store_true",
+        help="with --system: install even when users other than root or an administrator can "
+        "change the Python it pins (a loud warning, not recommended)",
+    )
     u = sub.add_parser("uninstall", help="remove everything `install` wrote")
     u.add_argument("--system", action="store_true", help="the all-users install")
     u.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
@@ -279,11 +289,23 @@ def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         data.setdefault(part, []).append(row)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            _write_private(args.output, text.encode("utf-8"))
+        except OSError as exc:
+            return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, 0600 whatever the umask: an export is the user's history."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
+    with open(fd, "wb") as handle:
+        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, paths.PRIVATE_FILE)  # an existing file keeps its mode otherwise
+        handle.write(data)
 
 
 def _schema(args: Any) -> int:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
+from . import paths
 from .settings import Settings
 
 LOGGER_NAME = "flattr_host"
@@ -50,16 +53,30 @@ class Redactor(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Opens every log file it starts (the first and each one after a rollover) 0600, whatever
+    the umask; rotated files keep that mode, as rotation only renames them."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, paths.PRIVATE_FILE)
+        if hasattr(os, "fchmod"):  # a file an older host left looser
+            os.fchmod(fd, paths.PRIVATE_FILE)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup(directory: Path, settings: Settings, *, stderr_level: int = logging.WARNING) -> Path:
     """Log to ``directory/flattr-host.log`` (rotating) and warnings to stderr. Returns the file."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.private_dir(directory)
     path = directory / LOG_FILE
+    for backup in range(1, settings.log_backups + 1):  # rotated by an older, looser host
+        if Path(f"{path}.{backup}").exists():
+            paths.restrict(Path(f"{path}.{backup}"))
     log.setLevel(logging.INFO)
     log.propagate = False
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=settings.log_max_bytes, backupCount=settings.log_backups, encoding="utf-8"
     )
     file_handler.setFormatter(
@@ -71,5 +88,4 @@ def setup(directory: Path, settings: Settings, *, stderr_level: int = logging.WA
     for handler in (file_handler, stderr_handler):
         handler.addFilter(Redactor())
         log.addHandler(handler)
-    path.chmod(0o600)
     return path

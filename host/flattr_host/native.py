@@ -15,11 +15,12 @@ from typing import Any, BinaryIO
 
 from . import framing, hello
 from .replies import error, ok, request_id
-from .settings import Settings, load_settings
+from .settings import Settings, SettingsError, load_settings
 
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
 RECEIPT_FILE = "install-receipt.json"
+SEE_WHY = "run `flattr-host status` in a terminal to see what is wrong"
 
 
 def caller_id(argv: list[str]) -> str | None:
@@ -124,12 +125,22 @@ def serve(
         out = framing.protect_stdout()
     if stdin_fd is None:
         stdin_fd = sys.stdin.fileno()
-    settings = settings or load_settings(home)
+    # Unusable settings: every request, hello first, is answered with why and how to fix it,
+    # instead of an exit the extension could only call a crash. Nothing else is done, so the
+    # caller is not checked either: the allow list may be what the broken file was extending.
+    broken: _Unavailable | None = None
+    if settings is None:
+        try:
+            settings = load_settings(home)
+        except SettingsError as exc:
+            print(f"flattr-host: {exc}", file=sys.stderr)
+            settings = Settings()
+            broken = _Unavailable("settings_invalid", exc.message, exc.command)
     writer = FrameWriter(out, settings.max_outgoing_frame)
     reader = FrameReader(stdin_fd, settings.max_incoming_frame)
 
     caller = caller_id(argv)
-    if caller is not None and caller not in settings.extension_ids:
+    if broken is None and caller is not None and caller not in settings.extension_ids:
         writer.send(
             error(
                 None,
@@ -141,12 +152,12 @@ def serve(
         return 1
 
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
-    repairs = _self_heal(home, settings)
+    repairs = _self_heal(home, settings) if broken is None else []
 
     # Started right after hello: submission needs SQLite and (when sending) httpx, not pydantic.
-    loop: Any = None
+    loop: Any = broken
     # Started at the first other request: validation imports pydantic, the heaviest part.
-    service: Any = None
+    service: Any = broken
     try:
         while True:
             batch: list[Any] = []
@@ -228,7 +239,7 @@ def _start_loop(home: Path, settings: Settings, emit: Callable[[dict[str, Any]],
         return loop
     except Exception as exc:  # keep answering: a dead host shows the user nothing useful
         print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
+        return _Unavailable("storage_error", f"{exc}; {SEE_WHY}")
 
 
 def _start_service(
@@ -242,17 +253,18 @@ def _start_service(
         return Service.open(home, settings, emit=emit, loop=loop)
     except Exception as exc:
         print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
+        return _Unavailable("storage_error", f"{exc}; {SEE_WHY}")
 
 
 class _Unavailable:
-    """Stands in for the service when the database cannot be opened: every request gets the why."""
+    """Stands in for the service (and the loop) when the settings or the database cannot be
+    used: every request gets the why."""
 
-    def __init__(self, why: str) -> None:
-        self._why = why
+    def __init__(self, code: str, why: str, command: str | None = None) -> None:
+        self._code, self._why, self._command = code, why, command
 
     def handle_batch(self, batch: list[Any]) -> list[dict[str, Any]]:
-        return [error(request_id(m), "storage_error", self._why) for m in batch]
+        return [error(request_id(m), self._code, self._why, self._command) for m in batch]
 
     def close(self) -> None:
         pass

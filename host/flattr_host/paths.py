@@ -1,4 +1,8 @@
-"""Where the host keeps its database and logs."""
+"""Where the host keeps its database and logs, and how private they are.
+
+The data and log folders are 0700 and every file the host writes 0600, whatever the umask: the
+database holds the token, and a folder others can write lets them swap the files in it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from pathlib import Path
 
 APP_NAME = "flattr-companion"
 HOME_ENV = "FLATTR_HOST_HOME"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def data_home() -> Path:
@@ -30,3 +36,27 @@ def log_dir() -> Path:
 
 def database_path(home: Path) -> Path:
     return home / "companion.sqlite3"
+
+
+def private_dir(folder: Path) -> Path:
+    """Create ``folder`` (and missing parents, as XDG asks) 0700 whatever the umask; an existing
+    one that others may read or write (an older host under umask 000) is tightened."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:  # another host process made it meanwhile
+            continue
+        os.chmod(path, PRIVATE_DIR)  # mkdir's mode is filtered by the umask
+    restrict(folder, PRIVATE_DIR)
+    return folder
+
+
+def restrict(path: Path, mode: int = PRIVATE_FILE) -> None:
+    """Take group and other permissions away from an existing ``path``."""
+    if os.name != "nt" and path.stat().st_mode & 0o077:
+        os.chmod(path, mode)

@@ -76,6 +76,10 @@ ERROR_CODES: dict[str, str] = {
     "not_counted": "the page or site does not count (see reason)",
     "reply_too_large": "the reply would exceed 1 MiB; ask for a smaller page",
     "storage_error": "the database could not be written; nothing was acknowledged",
+    "settings_invalid": (
+        "the host's settings.json is unusable (message: file, line, column, what is wrong); "
+        "every request gets this until it is fixed, or moved aside with command"
+    ),
     "internal_error": "a bug in the host; the message is in the host's log",
 }
 

@@ -8,6 +8,7 @@ through a few environment variables. Kept free of heavy imports: it is read befo
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -102,39 +103,151 @@ _ENV = {
     "FLATTR_WEB_BASE": "web_base",
     "FLATTR_CA_BUNDLE": "ca_bundle",
 }
+SETTINGS_FILE = "settings.json"
+# What settings.json may hold beyond each field's type (checked case-insensitively for synchronous).
+CHOICES = {
+    "mode": ("all", "enabled", "metadata"),
+    "synchronous": ("NORMAL", "FULL", "EXTRA"),
+}
+HOURS = range(24)
+# How each field's annotation is checked: (what to call it in an error, check, conversion).
+_KINDS: dict[str, tuple[str, Any, Any]] = {
+    "int": ("a whole number", lambda v: _is_number(v, int), lambda v: v),
+    "float": ("a number", lambda v: _is_number(v, int | float), float),
+    "str": ("a string", lambda v: isinstance(v, str), lambda v: v),
+    "str | None": ("a string or null", lambda v: v is None or isinstance(v, str), lambda v: v),
+    "tuple[int, ...]": (
+        "a list of whole numbers",
+        lambda v: isinstance(v, list) and all(_is_number(x, int) for x in v),
+        tuple,
+    ),
+    "tuple[str, ...]": (
+        "a list of strings",
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        tuple,
+    ),
+}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    default = Settings._field_defaults.get(name)
-    if isinstance(default, tuple) and isinstance(value, list):
-        return tuple(value)
-    if isinstance(default, float) and isinstance(value, int):
-        return float(value)
-    return value
+class SettingsError(Exception):
+    """settings.json cannot be used: ``message`` says where and why, ``command`` sets it aside."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.message = f"{path} is not usable: {'; '.join(problems)}"
+        self.command = _move_aside_command(path)
+        super().__init__(
+            f"{self.message}. Fix it, or move it aside to use the defaults: {self.command}"
+        )
+
+
+# Settings earlier versions read and this one no longer has: skipped, so an upgrade never turns a
+# working settings.json into a refused one.
+RETIRED = frozenset({"max_segment_seconds"})
 
 
 def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> Settings:
-    """Defaults, then ``<home>/settings.json``, then environment variables."""
+    """Defaults, then ``<home>/settings.json``, then environment variables.
+
+    The whole file is refused (``SettingsError``) at the first sign of a mistake: a typo'd name,
+    a value of the wrong type or out of range would otherwise quietly run on the default.
+    """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    names = set(Settings._fields)
     if home is not None:
-        path = home / "settings.json"
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raw = {}
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
-        if not isinstance(raw, dict):
-            raise SettingsError(f"{path} must hold a JSON object")
-        # Unknown keys are ignored, so that a newer settings.json does not break an older host.
-        values.update({k: _coerce(k, v) for k, v in raw.items() if k in names})
+        values.update(_read_file(home / SETTINGS_FILE))
     for var, name in _ENV.items():
         if env.get(var):
             values[name] = env[var]
     return Settings(**values)
 
 
-class SettingsError(Exception):
-    pass
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 files with a BOM
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(path, [f"cannot be read ({exc.strerror})"]) from exc
+    except ValueError as exc:
+        raise SettingsError(path, ["is not UTF-8 text"]) from exc
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            path, [f"line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"]
+        ) from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(path, ['must be a JSON object, such as {"batch_size": 20}'])
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in raw.items():
+        if name in RETIRED:
+            continue
+        problem = _problem(name, value)
+        if problem is None:
+            values[name] = kind_of(name)[2](value)
+        else:
+            problems.append(f"{_where(text, name)}{problem}")
+    if problems:
+        raise SettingsError(path, problems)
+    return values
+
+
+def _problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``"name": value``, or None."""
+    if name not in Settings._fields:
+        import difflib  # only for the error
+
+        close = difflib.get_close_matches(name, Settings._fields, n=1)
+        hint = f" (did you mean {json.dumps(close[0])}?)" if close else ""
+        return f"unknown setting {json.dumps(name)}{hint}"
+    label, check, _ = kind_of(name)
+    if not check(value):
+        return f"{json.dumps(name)} must be {label}, not {_show(value)}"
+    items = value if isinstance(value, list) else [value]
+    numbers = [x for x in items if _is_number(x, int | float)]
+    if not all(math.isfinite(x) for x in numbers):  # json reads NaN and Infinity
+        return f"{json.dumps(name)} must be a finite number, not {_show(value)}"
+    if any(x < 0 for x in numbers):
+        return f"{json.dumps(name)} must not be negative, not {_show(value)}"
+    choices = CHOICES.get(name)
+    if choices and str(value).lower() not in {c.lower() for c in choices}:
+        allowed = ", ".join(json.dumps(c) for c in choices)
+        return f"{json.dumps(name)} must be one of {allowed}, not {_show(value)}"
+    if name == "day_start_hour" and value not in HOURS:
+        return f'"day_start_hour" must be an hour from 0 to 23, not {_show(value)}'
+    return None
+
+
+def kind_of(name: str) -> tuple[str, Any, Any]:
+    """The ``_KINDS`` entry of a field, from its annotation (a ForwardRef: annotations are lazy)."""
+    annotation = Settings.__annotations__[name]
+    return _KINDS[str(getattr(annotation, "__forward_arg__", annotation))]
+
+
+def _is_number(value: Any, kind: Any) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _where(text: str, name: str) -> str:
+    """``line L, column C: `` of the key ``name`` in the file's text (its first occurrence)."""
+    position = text.find(json.dumps(name))
+    if position < 0:  # written with escapes: no position, the name says enough
+        return ""
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return f"line {line}, column {column}: "
+
+
+def _move_aside_command(path: Path) -> str:
+    if os.name == "nt":
+        return f'move "{path}" "{path}.broken"'
+    import shlex
+
+    return f"mv {shlex.quote(str(path))} {shlex.quote(f'{path}.broken')}"

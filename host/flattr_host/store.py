@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .settings import Settings
 
 # Each entry upgrades the schema by one version; never edit an entry that has shipped.
@@ -114,10 +115,14 @@ class StoreError(Exception):
 
 def connect(path: Path, settings: Settings) -> sqlite3.Connection:
     """Open (creating and migrating when needed) the database at ``path``, mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.private_dir(path.parent)
     # Create the file ourselves so that it is never world-readable, not even for an instant.
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    # SQLite gives the -wal and -shm files the database file's permissions.
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, paths.PRIVATE_FILE)
+        os.close(fd)
+    except FileExistsError:
+        paths.restrict(path)
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing commits behind our back.
     conn = sqlite3.connect(
         path, timeout=settings.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
@@ -143,9 +148,9 @@ def connect(path: Path, settings: Settings) -> sqlite3.Connection:
                 conn.close()
                 raise
             time.sleep(SETUP_RETRY_SECONDS)
-    for suffix in ("-wal", "-shm"):
+    for suffix in ("-wal", "-shm"):  # left behind looser by an older host
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(f"{path}{suffix}", 0o600)
+            paths.restrict(Path(f"{path}{suffix}"))
     return conn
 
 

@@ -3,8 +3,8 @@
 // injected (connectNative, timers, clock), so the tests drive it with a fake port.
 //
 // States: connecting → ready; missing (the browser cannot start the host, or the host refused
-// this extension); outdated (`upgrade_required`); crashed (the port dropped: reconnect with
-// back-off). Chrome ≥ 105 keeps the service worker alive while this port is open.
+// this extension); outdated (`upgrade_required`); misconfigured (`settings_invalid`: the host's
+// settings file needs fixing); crashed (the port dropped: reconnect with back-off). Chrome ≥ 105 keeps the service worker alive while this port is open.
 import * as S from "./settings.js";
 import * as build from "./protocol.js";
 import { realTimers } from "./timers.js";
@@ -14,6 +14,7 @@ export const STATES = Object.freeze({
   READY: "ready",
   MISSING: "missing",
   OUTDATED: "outdated",
+  MISCONFIGURED: "misconfigured",
   CRASHED: "crashed",
 });
 
@@ -28,6 +29,9 @@ const MISSING_PATTERNS = [
 ];
 // Host errors after which it exits on purpose: reconnecting at once would not help.
 const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
+
+// States the user fixes at the computer: the popup looks again whenever it opens.
+const USER_FIXABLE = new Set([STATES.MISSING, STATES.OUTDATED, STATES.MISCONFIGURED]);
 
 export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
 
@@ -133,12 +137,13 @@ export class HostConnection {
   }
 
   /**
-   * Look again now for a host that was missing or outdated (the user may have fixed it), at most
+   * Look again now for a host that was missing, outdated or misconfigured (the user may have
+   * fixed it), at most
    * once per RETRY_NOW_MIN_MS: every popup refresh asks, and each attempt changes the state.
    * Returns whether it tried.
    */
   retryNow() {
-    if (this.state !== STATES.MISSING && this.state !== STATES.OUTDATED) return false;
+    if (!USER_FIXABLE.has(this.state)) return false;
     if (this.lastConnectAt !== null && this.now() - this.lastConnectAt < this.s.retryNowMin) {
       return false;
     }
@@ -289,6 +294,15 @@ export class HostConnection {
         typeof e.command === "string" && e.command ? e.command : null);
       this._rejectAll();
       this._scheduleRetry(this.s.outdatedRetry);
+      return;
+    }
+    if (e.code === "settings_invalid") {
+      // Reconnecting cannot help until the user edits the file: ask again now and then.
+      this._closePort();
+      this._setState(STATES.MISCONFIGURED, String(e.message ?? "the host's settings are invalid"),
+        typeof e.command === "string" && e.command ? e.command : null);
+      this._rejectAll();
+      this._scheduleRetry(this.s.missingRetry);
       return;
     }
     this._closePort();

@@ -62,7 +62,8 @@ export const RECONNECT_FACTOR = 2;
 export const RECONNECT_MAX_MS = 300_000;
 /** A connection that stayed up this long resets the back-off. */
 export const STABLE_CONNECTION_MS = 60_000;
-/** A missing host is looked for again this often (and whenever the popup opens). */
+/** A missing host, or one whose settings file needs fixing, is looked for again this often (and
+ * whenever the popup opens). */
 export const MISSING_RETRY_MS = 60_000;
 /** An outdated host is asked again this often (the user may have upgraded it). */
 export const OUTDATED_RETRY_MS = 300_000;

@@ -120,6 +120,8 @@ export function errorText(error) {
       return "The Flattr Companion helper needs an update (see the command below).";
     case "storage_error":
       return "The helper could not save to its database on this computer; nothing was changed.";
+    case "settings_invalid":
+      return `The helper's settings file needs fixing; nothing was changed${message ? `: ${message}` : "."}`;
     case "internal_error":
       return "The helper hit a bug; nothing was changed. Details are in its log file.";
     case "untrusted_origin":
@@ -189,6 +191,19 @@ export function hostView(host) {
         ],
         command: null,
         detail: "",
+      };
+    case "misconfigured":
+      return {
+        state,
+        tone: "error",
+        headline: "Fix the Flattr Companion helper's settings",
+        sentences: [
+          "The helper program on this computer will not work with its settings file as it is. " +
+            "Correct the file, or run this command in a terminal to go back to the defaults, " +
+            "then reopen this popup:",
+        ],
+        command,
+        detail: message,
       };
     case "crashed":
       return {

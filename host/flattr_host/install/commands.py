@@ -7,15 +7,17 @@ from typing import Any
 
 from .. import paths
 from ..settings import Settings
-from . import doctor, installer, launcher, probe
-from .platform import SYSTEM, USER, Platform
+from . import doctor, installer, launcher, probe, trust
+from .platform import SYSTEM, USER, WINDOWS, Platform
 from .report import command
 
 
 def run(name: str, args: Any, settings: Settings, platform: Platform | None = None) -> int:
     platform = platform or Platform.current(paths.data_home())
     if name == "install":
-        return install(platform, settings, args.browser or [], args.system, args.dry_run)
+        return install(
+            platform, settings, args.browser or [], args.system, args.dry_run, force=args.force
+        )
     if name == "uninstall":
         return uninstall(platform, args.system, args.dry_run)
     return run_doctor(platform, settings, args.browser, args.timeout or probe.TIMEOUT)
@@ -28,6 +30,9 @@ def install(
     system: bool,
     dry_run: bool,
     source_probe: bool = True,
+    *,
+    force: bool = False,
+    owners: trust.Owners | None = None,
 ) -> int:
     scope = SYSTEM if system else USER
     targets, problems = installer.resolve(names, platform, scope)
@@ -49,6 +54,12 @@ def install(
     source = None
     if source_probe and not launcher.imports_same_package(platform.executable):
         source = launcher.PACKAGE_DIR.parent
+    if system and platform.os != WINDOWS:
+        owners = owners or trust.Owners.current()
+        paths = trust.runtime_paths(platform.executable, source, launcher.PACKAGE_DIR)
+        unsafe = trust.problems(paths, owners)
+        if unsafe and not _allow_untrusted(platform, unsafe, names, force):
+            return 1
     plan = installer.plan(platform, settings, targets, scope, source=source)
     print(f"Installing flattr-host for {', '.join(t.name for t in targets)} ({scope}):")
     if dry_run:
@@ -73,6 +84,32 @@ def install(
     if not dry_run:
         print(f"Check it with: {command(platform, 'doctor')}")
     return 0
+
+
+def _allow_untrusted(
+    platform: Platform, unsafe: list[trust.Problem], names: list[str], force: bool
+) -> bool:
+    """Say loudly what others could change; go on only with --force."""
+    print(
+        "flattr-host: WARNING: " if force else "flattr-host: refusing to install for every user: ",
+        "someone other than root or an administrator can change the Python it would run, and "
+        "through it run code as every user whose browser starts the host:",
+        sep="",
+        file=sys.stderr,
+    )
+    for problem in unsafe:
+        print(f"  {problem.line()}", file=sys.stderr)
+    if force:
+        print("flattr-host: WARNING: installing anyway (--force).", file=sys.stderr)
+        return True
+    again = ["install", "--system", *[a for n in names for a in ("--browser", n)], "--force"]
+    print(
+        "Fix those, or install from an environment only root can change:\n"
+        f"  {trust.shared_venv_commands()}\n"
+        f"To install anyway (not recommended): {command(platform, *again, scope=SYSTEM)}",
+        file=sys.stderr,
+    )
+    return False
 
 
 def uninstall(platform: Platform, system: bool, dry_run: bool) -> int:

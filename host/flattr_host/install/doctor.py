@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..settings import Settings
+from ..settings import Settings, SettingsError, load_settings
 from . import browsers as b
 from . import launcher, manifest, policy, probe, receipt, sandbox
 from .platform import SYSTEM, USER, WINDOWS, Platform, current_os
@@ -56,6 +56,7 @@ def run(
     if launch is None:  # a simulated Windows cannot start a .bat here, nor the reverse
         launch = (platform.os == WINDOWS) == (current_os() == WINDOWS)
     host = Section("flattr-host")
+    _check_settings(platform, host)
     receipts = _check_receipts(platform, host)
     targets = _targets(platform, names or ["auto"], receipts, host)
     sections = [host]
@@ -94,6 +95,18 @@ def render(sections: list[Section]) -> list[str]:
 
 
 # --- the host ----------------------------------------------------------------------------------
+
+
+def _check_settings(platform: Platform, host: Section) -> None:
+    """The host refuses to work with an unusable settings.json: say so first, with the fix."""
+    try:
+        load_settings(platform.data_home, dict(platform.env))
+    except SettingsError as exc:
+        host.add(
+            FAIL,
+            f"{exc.message}; until it is fixed the host answers the extension settings_invalid",
+            exc.command,
+        )
 
 
 def _check_receipts(platform: Platform, host: Section) -> list[receipt.Receipt]:
@@ -387,6 +400,9 @@ def _launch(job: _Launch, platform: Platform, timeout: float) -> None:
             job.section.add(INFO, f"the host repaired at start: {repair}")
         return
     detail = f"; its stderr: {outcome.stderr.replace(chr(10), ' | ')}" if outcome.stderr else ""
+    if outcome.command:  # the host named its own fix
+        job.section.add(FAIL, f"host {job.how} failed: {outcome.message}", outcome.command)
+        return
     again = " ".join(shlex.quote(a) for a in [str(job.program), *job.args])
     job.section.add(
         FAIL,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import paths
 from ..settings import Settings
 from . import browsers as b
 from . import fsutil, launcher, manifest, policy, receipt, sandbox
@@ -231,6 +232,8 @@ def apply(p: Plan, platform: Platform, say: Say) -> receipt.Receipt:
     dir_mode = fsutil.DIR_MODE if p.scope == SYSTEM else None
     wrote = False
     try:
+        if p.scope == USER:  # also the host's data folder: private, as the host makes it
+            record.add_dirs(fsutil.make_dirs(p.data_dir, paths.PRIVATE_DIR))
         for w in p.files:
             record.add_dirs(fsutil.make_dirs(w.path.parent, dir_mode))
             fsutil.atomic_write(w.path, w.data, w.mode)

@@ -37,6 +37,7 @@ class Outcome:
     stderr: str = ""
     repairs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    command: str | None = None  # the fix the host's error named (e.g. for settings_invalid)
 
 
 def argv(family: str, os_name: str, manifest_path: Path, caller: str) -> list[str]:
@@ -92,6 +93,7 @@ def hello(program: Path, args: list[str], platform: Platform, timeout: float = T
             f"the host answered {problem.get('code')}: {problem.get('message')}",
             stderr,
             seconds=seconds,
+            command=problem.get("command") or None,
         )
     result = reply.get("result") or {}
     if result.get("protocol") != PROTOCOL_VERSION:
