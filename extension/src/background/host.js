@@ -29,7 +29,7 @@ const MISSING_PATTERNS = [
 // Host errors after which it exits on purpose: reconnecting at once would not help.
 const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
 
-export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
+export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
 
 export class HostError extends Error {
   /**
