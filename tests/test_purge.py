@@ -47,7 +47,9 @@ def test_at_a_terminal_it_names_the_folder_asks_and_deletes_it(
     out = capsys.readouterr().out
     assert status == 0, out
     assert prompts == ["Delete them? [y/N] "]
-    assert f"This deletes {platform.data_home}: " in out
+    assert (
+        f"This deletes {platform.data_home} (flattrs, queue, sign-in token, settings, logs)" in out
+    )
     assert f"removed  {platform.data_home}  (" in out
     assert "kept" not in out
     assert not platform.data_home.exists()
@@ -130,14 +132,16 @@ def test_purge_is_for_your_own_data_not_the_system_install(
 def test_a_log_folder_elsewhere_goes_too_with_its_app_folder(tmp_path: Path) -> None:
     platform = make_platform(tmp_path)
     linux_logs = tmp_path / "home/.local/state/flattr-companion/log"
-    assert purge.folders(platform, linux_logs) == [
+    assert list(purge.folders(platform, linux_logs)) == [
         platform.data_home,
         tmp_path / "home/.local/state/flattr-companion",
     ]
     mac_logs = tmp_path / "home/Library/Logs/flattr-companion"
-    assert purge.folders(platform, mac_logs) == [platform.data_home, mac_logs]
+    assert list(purge.folders(platform, mac_logs)) == [platform.data_home, mac_logs]
     # FLATTR_HOST_HOME keeps the logs inside the data folder: one folder to delete.
-    assert purge.folders(platform) == [platform.data_home]
+    assert purge.folders(platform) == {
+        platform.data_home: "flattrs, queue, sign-in token, settings, logs"
+    }
 
 
 def test_plain_uninstall_keeps_the_data_and_names_the_purge_command(

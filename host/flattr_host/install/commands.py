@@ -90,7 +90,7 @@ def uninstall(
 ) -> int:
     """``uninstall`` (``--purge``: then the data and log folders, once confirmed)."""
     scope = SYSTEM if system else USER
-    doomed: list[Path] = []
+    doomed: dict[Path, str] = {}
     if purge:
         if system:
             print(
@@ -101,7 +101,8 @@ def uninstall(
             )
             return 2
         try:
-            doomed = [f for f in purge_data.folders(platform) if f.exists() or f.is_symlink()]
+            found = purge_data.folders(platform)
+            doomed = {f: w for f, w in found.items() if f.exists() or f.is_symlink()}
         except purge_data.PurgeRefused as exc:
             print(f"flattr-host: {exc}", file=sys.stderr)
             return 2
@@ -131,22 +132,22 @@ def uninstall(
 
 def _confirm(
     platform: Platform,
-    doomed: list[Path],
+    doomed: dict[Path, str],
     ask: Callable[[str], str],
     interactive: Callable[[], bool],
 ) -> int:
     """0 once confirmed at a terminal; 1 when declined; 2 when no terminal can ask (only --yes
     confirms then)."""
-    listing = " and ".join(str(f) for f in doomed)
+    listing = " and ".join(f"{f} ({what})" for f, what in doomed.items())
     if not interactive():
         again = command(platform, "uninstall", "--purge", "--yes")
         print(
-            f"flattr-host: --purge deletes {listing} ({purge_data.WHAT}); nothing removed. "
+            f"flattr-host: --purge deletes {listing}; nothing removed. "
             f"Not at a terminal, so confirm with: {again}",
             file=sys.stderr,
         )
         return 2
-    print(f"This deletes {listing}: {purge_data.WHAT}. It cannot be undone.")
+    print(f"This deletes {listing}. It cannot be undone.")
     print(f"Flattrs not yet sent are lost (list them with: {command(platform, 'queue')}).")
     try:
         answer = ask("Delete them? [y/N] ")

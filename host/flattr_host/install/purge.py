@@ -10,14 +10,15 @@ from pathlib import Path
 from .. import paths
 from .platform import Platform
 
-WHAT = "your flattrs, queue, sign-in token, settings and logs"
+# What each folder holds, as the prompt and the report name it.
+DATA_WHAT, LOG_WHAT = "flattrs, queue, sign-in token, settings", "logs"
 
 
 class PurgeRefused(Exception):
     """A folder that must never be deleted whole (the home folder, one above it, the root)."""
 
 
-def folders(platform: Platform, log_dir: Path | None = None) -> list[Path]:
+def folders(platform: Platform, log_dir: Path | None = None) -> dict[Path, str]:
     """The folders --purge deletes: the data folder, and the log folder when it lies elsewhere
     (Linux: ``~/.local/state/flattr-companion``; macOS: ``~/Library/Logs/flattr-companion``).
     Raises PurgeRefused for a folder whose deletion would take the user's other files along."""
@@ -25,13 +26,14 @@ def folders(platform: Platform, log_dir: Path | None = None) -> list[Path]:
     # platformdirs' Linux log folder is <state>/flattr-companion/log: the app's folder is one up.
     if logs.name != paths.APP_NAME and logs.parent.name == paths.APP_NAME:
         logs = logs.parent
-    found: list[Path] = []
-    for folder in (platform.data_home, logs):
+    found: dict[Path, str] = {}
+    for folder, what in ((platform.data_home, DATA_WHAT), (logs, LOG_WHAT)):
         folder = Path(folder).absolute()
         if any(folder == f or folder.is_relative_to(f) for f in found):
-            continue  # already inside one we delete (Windows, FLATTR_HOST_HOME/logs)
+            found = {f: f"{w}, {what}" for f, w in found.items()}  # inside the data folder
+            continue
         _check_safe(folder, platform.home)
-        found.append(folder)
+        found[folder] = what
     return found
 
 
@@ -51,11 +53,11 @@ def _check_safe(folder: Path, home: Path) -> None:
         )
 
 
-def remove(targets: list[Path], *, dry_run: bool, say: Callable[[str], None]) -> int:
+def remove(targets: dict[Path, str], *, dry_run: bool, say: Callable[[str], None]) -> int:
     """Delete each folder that exists. Returns the exit status."""
     verb = "would remove" if dry_run else "removed"
     status = 0
-    for folder in targets:
+    for folder, what in targets.items():
         if not (folder.exists() or folder.is_symlink()):
             continue
         if not dry_run:
@@ -72,5 +74,5 @@ def remove(targets: list[Path], *, dry_run: bool, say: Callable[[str], None]) ->
                 say(f"could not remove {folder}: {exc}. Close your browsers and run this again")
                 status = 1
                 continue
-        say(f"{verb}  {folder}  ({WHAT})")
+        say(f"{verb}  {folder}  ({what})")
     return status
