@@ -34,7 +34,7 @@ def read_version(path: Path = VERSION_FILE) -> str:
     return found.group(1)
 
 
-def changelog_has(version: str, path: Path = CHANGELOG) -> bool:
+def changelog_has(version: str, path: Path) -> bool:
     """True when ``path`` has a heading for ``version``: ``## 1.2.0``, ``## [1.2.0] - 2026-01-31``
     or ``## 1.2.0 — 2026-01-31``."""
     if not path.is_file():
@@ -101,11 +101,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def release(out: Path) -> list[Path]:
+def release(out: Path, changelog: Path = CHANGELOG) -> list[Path]:
     version = read_version()
-    if not changelog_has(version):
+    if not changelog_has(version, changelog):
         raise ReleaseError(
-            f"{CHANGELOG.name} has no entry for {version}: add a section `## {version}` saying "
+            f"{changelog.name} has no entry for {version}: add a section `## {version}` saying "
             "what changed for users, then run ./scripts/release again"
         )
     node = check_node()
