@@ -60,6 +60,13 @@ def clear_old(out: Path) -> None:
             old.unlink()
 
 
+def clear_build_state() -> None:
+    """setuptools reuses the file list of an earlier egg-info (an editable install writes one):
+    stale, it would put files into the sdist that the package no longer declares."""
+    for stale in [*REPO.glob("host/*.egg-info"), REPO / "build"]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -117,6 +124,7 @@ def release(out: Path, changelog: Path = CHANGELOG) -> list[Path]:
         env["SOURCE_DATE_EPOCH"] = stamp
     print(f"== flattr-companion {version} → {out}", flush=True)
     print("== wheel and sdist (python -m build)", flush=True)
+    clear_build_state()
     run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], "python -m build", env)
     print("== extension store packages", flush=True)
     run([node, str(REPO / "extension" / "tools" / "build.mjs"), "--out", str(out)], "build.mjs")
