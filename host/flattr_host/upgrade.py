@@ -5,7 +5,6 @@ Stdlib only and cheap: ``hello`` may need it before anything heavy is imported.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -27,4 +26,6 @@ def upgrade_command(prefix: str | None = None, executable: str | None = None) ->
 def _quote(path: str) -> str:
     if sys.platform == "win32":
         return f'"{path}"' if " " in path else path
+    import shlex  # only when a command is needed, never on the way to answering hello
+
     return shlex.quote(path)
