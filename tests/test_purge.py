@@ -182,3 +182,22 @@ def test_cli_refuses_without_a_terminal_then_purges_with_yes(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert f"removed  {data}  (" in done.stdout
     assert snapshot(tmp_path) == before
+
+
+def test_with_nothing_installed_it_still_deletes_the_data(tmp_path: Path) -> None:
+    platform = make_platform(tmp_path)
+    platform.data_home.mkdir()
+    (platform.data_home / "companion.sqlite3").write_bytes(b"SQLite format 3\x00")
+    assert commands.uninstall(platform, False, False, purge=True, yes=True) == 0
+    assert not platform.data_home.exists()
+
+
+def test_a_damaged_receipt_keeps_the_data_folder_that_holds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform = installed_with_data(tmp_path)
+    (platform.data_home / "install-receipt.json").write_text("{not json", encoding="utf-8")
+    assert commands.uninstall(platform, False, False, purge=True, yes=True) == 1
+    assert "kept: uninstalling failed" in capsys.readouterr().err
+    assert (platform.data_home / "companion.sqlite3").exists()
+    assert (tmp_path / FIREFOX_MANIFEST).exists()
