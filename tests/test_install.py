@@ -20,7 +20,6 @@ from flattr_host.settings import Settings
 from hostproc import CHROME_ID, FIREFOX_ID, HEADER
 
 HOST_FILE = "org.flattr_companion.host.json"
-REPO = Path(__file__).resolve().parents[1]
 
 
 # --- helpers shared with test_doctor and test_selfheal -------------------------------------------
@@ -118,12 +117,22 @@ def desktop_env(platform: Platform) -> dict[str, str]:
 # --- templates and manifests -------------------------------------------------------------------
 
 
-def test_templates_are_json_and_match_the_builtin_copy() -> None:
+def test_templates_are_json_objects_naming_the_host() -> None:
     for family in manifest.FAMILIES:
-        data = read(REPO / "manifests" / f"{family}.json")
-        assert data == manifest._BUILTIN[family]
+        data = read(manifest.TEMPLATE_DIR / f"{family}.json")
+        assert data == manifest.template(family)
         assert data["name"] == manifest.HOST_NAME
         assert manifest.NAME_PATTERN.match(str(data["name"]))
+        assert data["type"] == "stdio"
+        assert data[manifest.ALLOW_FIELD[family]] == []
+
+
+def test_a_missing_template_says_to_reinstall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(manifest, "TEMPLATE_DIR", tmp_path)
+    with pytest.raises(ValueError, match="reinstall flattr-companion"):
+        manifest.build(manifest.CHROMIUM, "/opt/x/launcher", Settings())
 
 
 def test_manifests_allow_the_dev_id_store_ids_and_the_firefox_id() -> None:

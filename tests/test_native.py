@@ -54,7 +54,7 @@ def test_version_mismatch_answers_upgrade_required(tmp_path: Path) -> None:
     with HostProcess(tmp_path) as host:
         reply = host.request("hello", protocol=99)
         assert reply["error"]["code"] == "upgrade_required"
-        assert "pip install --upgrade" in reply["error"]["command"]
+        assert "-m pip install --upgrade flattr-companion" in reply["error"]["command"]
         assert host.request("hello", protocol=1)["ok"] is True  # still up
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from flattr_host import PROTOCOL_VERSION, hello, protocol
+from flattr_host import PROTOCOL_VERSION, hello, protocol, upgrade
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
@@ -143,6 +144,19 @@ def test_version_mismatch_names_the_fix() -> None:
     newer = hello.check_version({"protocol": PROTOCOL_VERSION + 1})
     older = hello.check_version({"protocol": 0})
     assert newer is not None and newer["code"] == "upgrade_required"
-    assert "pip install --upgrade" in newer["command"]
+    assert f"{sys.executable} -m pip install --upgrade flattr-companion" in newer["command"]
     assert older is not None and "update the extension" in older["message"]
     assert hello.check_version({"protocol": PROTOCOL_VERSION}) is None
+
+
+def test_the_upgrade_command_matches_how_the_host_was_installed(tmp_path: Path) -> None:
+    venv = tmp_path / "my venv"
+    python = str(venv / "bin" / "python")
+    assert upgrade.upgrade_command(str(venv), python) == (
+        f"'{python}' -m pip install --upgrade flattr-companion && '{python}' -m flattr_host install"
+    )
+    (venv / upgrade.PIPX_METADATA).parent.mkdir()
+    (venv / upgrade.PIPX_METADATA).write_text("{}", encoding="utf-8")
+    assert upgrade.upgrade_command(str(venv), python) == (
+        "pipx upgrade flattr-companion && flattr-host install"
+    )

@@ -44,7 +44,7 @@ def test_a_newer_database_is_refused_with_the_fix(tmp_path: Path) -> None:
     newer = sqlite3.connect(path)
     newer.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
     newer.close()
-    with pytest.raises(store.StoreError, match="pip install --upgrade"):
+    with pytest.raises(store.StoreError, match="pip install --upgrade flattr-companion"):
         store.connect(path, Settings())
 
 

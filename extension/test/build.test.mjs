@@ -1,11 +1,13 @@
 // The build: per-browser manifests, the development id, the fewest permissions, the store zips.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { build, FIREFOX_MIN, GECKO_ID, manifestFor, readKey, referencedFiles, sourceFiles } from "../tools/build.mjs";
+import {
+  build, FIREFOX_MIN, GECKO_ID, manifestFor, readKey, readVersion, referencedFiles, sourceFiles, VERSION_FILE,
+} from "../tools/build.mjs";
 import { extensionIdFromKey } from "../tools/extension-id.mjs";
 import { toolbarState } from "../src/background/badge.js";
 import { EXT } from "./helpers.mjs";
@@ -59,6 +61,33 @@ describe("manifests", () => {
       for (const path of referencedFiles(manifestFor(target))) assert.ok(files.includes(path), path);
     }
     assert.ok(!files.some((f) => f.startsWith("test/") || f.includes("node_modules")));
+  });
+});
+
+describe("version", () => {
+  it("is the host's __version__, stamped into both manifests; the sources carry none", () => {
+    const version = readFileSync(VERSION_FILE, "utf8").match(/^__version__ = "(.+)"$/m)[1];
+    assert.equal(readVersion(), version);
+    for (const target of ["chromium", "firefox"]) assert.equal(manifestFor(target).version, version);
+    assert.equal(JSON.parse(readFileSync(join(EXT, "manifest.base.json"), "utf8")).version, undefined);
+    assert.equal(JSON.parse(readFileSync(join(EXT, "package.json"), "utf8")).version, undefined);
+  });
+
+  it("refuses a version browsers would reject, or none", () => {
+    const dir = mkdtempSync(join(tmpdir(), "flattr-version-"));
+    try {
+      const file = join(dir, "__init__.py");
+      for (const bad of ["1.0.0rc1", "1.0.0.dev3", "01.2", "1.2.3.4.5", ""]) {
+        writeFileSync(file, `__version__ = "${bad}"\n`);
+        assert.throws(() => readVersion(file), /not one browsers accept/, bad);
+      }
+      writeFileSync(file, "VERSION = 3\n");
+      assert.throws(() => readVersion(file), /no line __version__/);
+      writeFileSync(file, '"""doc"""\n\n__version__ = "2.10.0"\n');
+      assert.equal(readVersion(file), "2.10.0");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
+  INSTALL_ALTERNATIVE,
   INSTALL_COMMAND,
   cleanText,
   errorText,
@@ -122,7 +123,8 @@ test("host missing: the exact install command and nothing else", () => {
     { now: NOW },
   );
   assert.equal(view.host.state, "missing");
-  assert.equal(view.host.command, "pip install flattr-companion && flattr-host install");
+  assert.equal(view.host.command, "pipx install flattr-companion && flattr-host install");
+  assert.match(view.host.alternative, /pip install flattr-companion inside a Python virtual environment/);
   assert.equal(view.host.command, INSTALL_COMMAND);
   assert.match(view.host.headline, /install/i);
   assert.match(view.host.detail, /not found/);
@@ -174,6 +176,8 @@ test("host crashed and connecting", () => {
   assert.match(crashed.host.headline, /stopped/);
   assert.match(crashed.host.sentences.join(" "), /restarted automatically/);
   assert.match(crashed.host.detail, /exit code 1/);
+  assert.equal(crashed.host.command, INSTALL_COMMAND);
+  assert.equal(crashed.host.alternative, INSTALL_ALTERNATIVE);
   const connecting = popupView(state({ host: { state: "connecting" } }), { now: NOW });
   assert.match(connecting.host.headline, /Connecting/);
   assert.equal(connecting.host.command, null);

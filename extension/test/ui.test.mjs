@@ -24,7 +24,7 @@ function fakeHost(state = "ready", answers = {}) {
     },
     info() {
       return this.state === "missing"
-        ? { state: "missing", message: "not installed", command: "pip install flattr-companion && flattr-host install" }
+        ? { state: "missing", message: "not installed", command: "pipx install flattr-companion && flattr-host install" }
         : { state: this.state, hostVersion: "0.1.0" };
     },
     retryNow() {
@@ -109,7 +109,7 @@ describe("ui:* requests", () => {
     const s = await ui.handle({ kind: "ui:state" });
     assert.equal(s.ok, true);
     assert.equal(s.host.state, "missing");
-    assert.equal(s.host.command, "pip install flattr-companion && flattr-host install");
+    assert.equal(s.host.command, "pipx install flattr-companion && flattr-host install");
     assert.equal(s.account, null);
     assert.equal(s.page, null);
     assert.equal(host.retried, 1);

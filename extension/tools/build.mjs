@@ -3,6 +3,8 @@
 //   dist/firefox/   unpacked, gecko id, event-page background
 //   dist/flattr-companion-<browser>-<version>.zip  store packages (Chromium's without `key`:
 //                   the Chrome Web Store assigns its own id and refuses uploads that carry one)
+// The version is the host's (`__version__` in host/flattr_host/__init__.py): one number for the
+// wheel, the extension and `hello`, set in one place.
 // Usage: node extension/tools/build.mjs [--out DIR]
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -24,8 +26,25 @@ export const FIREFOX_MIN = "128.0";
 export const CHROME_MIN = "105";
 const BACKGROUND = "src/background/main.js";
 
+export const VERSION_FILE = join(REPO, "host", "flattr_host", "__init__.py");
+// A browser extension's version: one to four dot-separated integers (no "rc1", no leading zeros).
+const EXTENSION_VERSION = /^(0|[1-9]\d{0,8})(\.(0|[1-9]\d{0,8})){0,3}$/;
+
+/** The release's version, read (not imported) from the host package. */
+export function readVersion(path = VERSION_FILE) {
+  const found = readFileSync(path, "utf8").match(/^__version__ = "([^"]*)"$/m);
+  if (!found) throw new Error(`${path}: no line __version__ = "X.Y.Z"`);
+  if (!EXTENSION_VERSION.test(found[1])) {
+    throw new Error(`${path}: version ${found[1]} is not one browsers accept (1 to 4 numbers, e.g. 1.2.0)`);
+  }
+  return found[1];
+}
+
+/** manifest.base.json with the release's version stamped in (the file itself carries none). */
 export function readBase() {
-  return JSON.parse(readFileSync(join(EXT, "manifest.base.json"), "utf8"));
+  const base = JSON.parse(readFileSync(join(EXT, "manifest.base.json"), "utf8"));
+  if ("version" in base) throw new Error("manifest.base.json must not carry a version: it comes from " + VERSION_FILE);
+  return { ...base, version: readVersion() };
 }
 
 export function readKey() {
@@ -108,11 +127,7 @@ function buildTarget(target, out, files, key) {
 export function build(out = join(REPO, "dist")) {
   const files = sourceFiles();
   const key = readKey();
-  const pkg = JSON.parse(readFileSync(join(EXT, "package.json"), "utf8"));
-  const version = readBase().version;
-  if (pkg.version !== version) {
-    throw new Error(`version mismatch: manifest.base.json ${version}, package.json ${pkg.version}`);
-  }
+  const version = readVersion();
   mkdirSync(out, { recursive: true });
   const results = {};
   for (const target of ["chromium", "firefox"]) results[target] = buildTarget(target, out, files, key);

@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     u = sub.add_parser("uninstall", help="remove everything `install` wrote")
     u.add_argument("--system", action="store_true", help="the all-users install")
     u.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
+    u.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete your data folder (flattrs, queue, token, settings, logs); asks first",
+    )
+    u.add_argument("--yes", action="store_true", help="confirm --purge without asking (scripts)")
     d = sub.add_parser("doctor", help="check every browser's registration and start the host")
     d.add_argument("--browser", action="append", metavar="NAME", help="only these (see install)")
     d.add_argument("--timeout", type=float, help="seconds to wait for hello (default 10)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import PROTOCOL_VERSION, __version__
+from .upgrade import upgrade_command
 
 # What this host can do, so that an extension can degrade gracefully instead of guessing by version.
 CAPABILITIES = (
@@ -24,7 +25,6 @@ CAPABILITIES = (
     "tick",
     "events",
 )
-UPGRADE_COMMAND = "pip install --upgrade flattr-companion && flattr-host install"
 
 
 def hello_result(repairs: list[str] | None = None) -> dict[str, Any]:
@@ -42,13 +42,14 @@ def check_version(message: dict[str, Any]) -> dict[str, str] | None:
     if wanted == PROTOCOL_VERSION:
         return None
     if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > PROTOCOL_VERSION:
+        command = upgrade_command()
         return {
             "code": "upgrade_required",
             "message": (
                 f"the extension speaks protocol {wanted}, this host {PROTOCOL_VERSION}; "
-                f"upgrade the host: {UPGRADE_COMMAND}"
+                f"upgrade the host: {command}"
             ),
-            "command": UPGRADE_COMMAND,
+            "command": command,
         }
     return {
         "code": "upgrade_required",

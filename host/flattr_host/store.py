@@ -17,6 +17,7 @@ from typing import Any
 
 from . import paths
 from .settings import Settings
+from .upgrade import upgrade_command
 
 # Each entry upgrades the schema by one version; never edit an entry that has shipped.
 # Statements are split on ";", so comments must not contain one.
@@ -159,7 +160,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{path} was written by a newer flattr-host (schema {version} > {SCHEMA_VERSION}); "
-            "upgrade with: pip install --upgrade flattr-companion"
+            f"upgrade with: {upgrade_command()}"
         )
     if version == SCHEMA_VERSION:
         return

@@ -13,7 +13,7 @@ from . import procs, sites
 from .companion import Companion, read, wait_until
 from .rig import Rig
 
-INSTALL_COMMAND = "pip install flattr-companion && flattr-host install"
+INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install"
 FIRST_URL = f"http://{sites.BLOG}/posts/attention-is-all"
 SECOND_URL = f"http://{sites.BLOG}/posts/second-post"
 # The extension reconnects 1 s after the host exits (RECONNECT_BASE_MS); an opening popup looks

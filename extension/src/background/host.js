@@ -33,7 +33,7 @@ const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
 // States the user fixes at the computer: the popup looks again whenever it opens.
 const USER_FIXABLE = new Set([STATES.MISSING, STATES.OUTDATED, STATES.MISCONFIGURED]);
 
-export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
+export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
 
 export class HostError extends Error {
   /**

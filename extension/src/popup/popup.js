@@ -39,6 +39,7 @@ function renderHost(host) {
   setLines("host-sentences", host.sentences);
   show($("host-command-row"), Boolean(host.command));
   $("host-command").textContent = host.command || "";
+  setText("host-alternative", host.alternative);
   setText("host-detail", host.detail);
 }
 

@@ -5,7 +5,11 @@
 
 import { clip } from "../common/text.js";
 
-export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
+export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
+// For people without pipx: what pipx does, by hand.
+export const INSTALL_ALTERNATIVE =
+  "Without pipx: pip install flattr-companion inside a Python virtual environment, then run " +
+  "flattr-host install from that environment.";
 export const FLATTR_HOME = "https://flattr.com/";
 
 // Display limits: a hostile page can make its title as long as it likes.
@@ -162,6 +166,7 @@ export function hostView(host) {
           "Run this command in a terminal, then reopen this popup:",
         ],
         command: INSTALL_COMMAND,
+        alternative: INSTALL_ALTERNATIVE,
         detail: message ? `The browser said: ${message}` : "",
       };
     case "outdated":
@@ -177,6 +182,7 @@ export function hostView(host) {
             "Run this command in a terminal, then reopen this popup:",
           ],
           command,
+          alternative: "",
           detail: message,
         };
       }
@@ -190,6 +196,7 @@ export function hostView(host) {
               "your browser's extensions page.",
         ],
         command: null,
+        alternative: "",
         detail: "",
       };
     case "misconfigured":
@@ -203,6 +210,7 @@ export function hostView(host) {
             "then reopen this popup:",
         ],
         command,
+        alternative: "",
         detail: message,
       };
     case "crashed":
@@ -215,6 +223,7 @@ export function hostView(host) {
           "If this keeps happening, reinstall it:",
         ],
         command: command || INSTALL_COMMAND,
+        alternative: command ? "" : INSTALL_ALTERNATIVE,
         detail: message ? `Last message: ${message}` : "",
       };
     default:
@@ -224,6 +233,7 @@ export function hostView(host) {
         headline: "Connecting to the Flattr Companion helper…",
         sentences: ["This takes a moment after the browser starts."],
         command: null,
+        alternative: "",
         detail: "",
       };
   }

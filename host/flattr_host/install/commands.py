@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import paths
 from ..settings import Settings
 from . import doctor, installer, launcher, probe, trust
+from . import purge as purge_data
 from .platform import SYSTEM, USER, WINDOWS, Platform
 from .report import command
 
@@ -19,7 +22,7 @@ def run(name: str, args: Any, settings: Settings, platform: Platform | None = No
             platform, settings, args.browser or [], args.system, args.dry_run, force=args.force
         )
     if name == "uninstall":
-        return uninstall(platform, args.system, args.dry_run)
+        return uninstall(platform, args.system, args.dry_run, purge=args.purge, yes=args.yes)
     return run_doctor(platform, settings, args.browser, args.timeout or probe.TIMEOUT)
 
 
@@ -112,15 +115,85 @@ def _allow_untrusted(
     return False
 
 
-def uninstall(platform: Platform, system: bool, dry_run: bool) -> int:
+def uninstall(
+    platform: Platform,
+    system: bool,
+    dry_run: bool,
+    *,
+    purge: bool = False,
+    yes: bool = False,
+    ask: Callable[[str], str] = input,
+    interactive: Callable[[], bool] = lambda: sys.stdin is not None and sys.stdin.isatty(),
+) -> int:
+    """``uninstall`` (``--purge``: then the data and log folders, once confirmed)."""
     scope = SYSTEM if system else USER
+    doomed: dict[Path, str] = {}
+    if purge:
+        if system:
+            print(
+                "flattr-host: --purge deletes your own data, not the all-users install: run "
+                f"{command(platform, 'uninstall', '--system', scope=SYSTEM)}, then "
+                f"{command(platform, 'uninstall', '--purge')} as yourself",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            found = purge_data.folders(platform)
+            doomed = {f: w for f, w in found.items() if f.exists() or f.is_symlink()}
+        except purge_data.PurgeRefused as exc:
+            print(f"flattr-host: {exc}", file=sys.stderr)
+            return 2
+        if doomed and not dry_run and not yes:
+            refused = _confirm(platform, doomed, ask, interactive)
+            if refused:
+                return refused
+
+    def say(line: str) -> None:
+        print(f"  {line}")
+
     try:
-        return installer.uninstall(platform, scope, dry_run=dry_run, say=lambda s: print(f"  {s}"))
+        status = installer.uninstall(platform, scope, dry_run=dry_run, say=say, purging=purge)
     except PermissionError as exc:
         again = ["uninstall", *(["--system"] if system else [])]
         print(f"flattr-host: permission denied: {exc.filename or exc}", file=sys.stderr)
         print(f"Run: {command(platform, *again, scope=SYSTEM)}", file=sys.stderr)
         return 1
+    if not purge:
+        return status
+    if status != 0:
+        kept = " and ".join(str(f) for f in doomed)
+        print(f"flattr-host: {kept} kept: uninstalling failed (see above)", file=sys.stderr)
+        return status
+    return purge_data.remove(doomed, dry_run=dry_run, say=say)
+
+
+def _confirm(
+    platform: Platform,
+    doomed: dict[Path, str],
+    ask: Callable[[str], str],
+    interactive: Callable[[], bool],
+) -> int:
+    """0 once confirmed at a terminal; 1 when declined; 2 when no terminal can ask (only --yes
+    confirms then)."""
+    listing = " and ".join(f"{f} ({what})" for f, what in doomed.items())
+    if not interactive():
+        again = command(platform, "uninstall", "--purge", "--yes")
+        print(
+            f"flattr-host: --purge deletes {listing}; nothing removed. "
+            f"Not at a terminal, so confirm with: {again}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"This deletes {listing}. It cannot be undone.")
+    print(f"Flattrs not yet sent are lost (list them with: {command(platform, 'queue')}).")
+    try:
+        answer = ask("Delete them? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        return 0
+    print("Nothing removed.")
+    return 1
 
 
 def run_doctor(

@@ -262,8 +262,11 @@ def _registry(platform: Platform) -> Registry:
     return platform.registry
 
 
-def uninstall(platform: Platform, scope: str, *, dry_run: bool, say: Say) -> int:
-    """Remove what the receipt of ``scope`` lists. Returns the exit status."""
+def uninstall(
+    platform: Platform, scope: str, *, dry_run: bool, say: Say, purging: bool = False
+) -> int:
+    """Remove what the receipt of ``scope`` lists. Returns the exit status. ``purging``: the data
+    folder goes next (``uninstall --purge``), so it is not named as kept."""
     path = receipt.path_in(platform.data_dir(scope))
     try:
         record = receipt.load(path)
@@ -307,10 +310,8 @@ def uninstall(platform: Platform, scope: str, *, dry_run: bool, say: Say) -> int
     for folder in fsutil.remove_empty_dirs([Path(d) for d in record.dirs]):
         say(f"{verb}  {folder}{os.sep}")
     data = platform.data_dir(scope)
-    if scope == USER and data.is_dir():
-        gone = (
-            f'rmdir /s /q "{data}"' if platform.os == WINDOWS else f"rm -r {shlex.quote(str(data))}"
-        )
+    if scope == USER and data.is_dir() and not purging:
+        gone = command(platform, "uninstall", "--purge")
         say(f"kept   {data} (your flattrs, settings and logs); to delete them: {gone}")
     return 0
 

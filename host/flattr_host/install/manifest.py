@@ -1,11 +1,11 @@
-"""Host manifests: built from the templates in ``manifests/`` as JSON, never by text substitution.
+"""Host manifests: built from the templates in ``templates/`` (package data, shipped in the wheel)
+as JSON, never by text substitution.
 
 Stdlib only (self-healing rewrites manifests before ``hello``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -21,30 +21,20 @@ CHROMIUM_ID_PATTERN = re.compile(r"^[a-p]{32}$")
 ORIGIN_PREFIX = "chrome-extension://"
 # The list of allowed callers, per family.
 ALLOW_FIELD = {CHROMIUM: "allowed_origins", FIREFOX: "allowed_extensions"}
-# The repository's templates; a wheel does not ship them, so an identical copy follows
-# (a test keeps the two equal).
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "manifests"
-_DESCRIPTION = "Flattr Companion: turns the attention you give to pages into flattrs"
-_BUILTIN: dict[str, dict[str, Any]] = {
-    family: {
-        "name": HOST_NAME,
-        "description": _DESCRIPTION,
-        "path": "",
-        "type": "stdio",
-        ALLOW_FIELD[family]: [],
-    }
-    for family in FAMILIES
-}
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+REINSTALL_HINT = "reinstall flattr-companion (pipx install --force flattr-companion)"
 
 
 def template(family: str) -> dict[str, Any]:
+    """The template for ``family``. Raises ValueError when it is missing or damaged: the package
+    itself is broken then, and only reinstalling it helps."""
     path = TEMPLATE_DIR / f"{family}.json"
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return copy.deepcopy(_BUILTIN[family])
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the template {path} ({exc}); {REINSTALL_HINT}") from exc
     if not isinstance(loaded, dict):
-        raise ValueError(f"{path} must hold a JSON object")
+        raise ValueError(f"{path} must hold a JSON object; {REINSTALL_HINT}")
     return loaded
 
 
