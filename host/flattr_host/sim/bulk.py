@@ -48,16 +48,16 @@ def handle(req: Request, state: SimState) -> Response:
         state.ledger.received.append(record)
 
         if step is not None and step.replaces_answer and not step.accept:
-            response = _fault_answer(step)
+            response = fault_answer(step)
         else:
             response = limited(req, state, lambda tok: _process(req, state, tok, record))
             if step is not None and step.replaces_answer:
-                response = _fault_answer(step)
+                response = fault_answer(step)
         record.status = 0 if response.drop else response.status
         return response
 
 
-def _fault_answer(step: FaultStep) -> Response:
+def fault_answer(step: FaultStep) -> Response:
     if step.drop:
         return Response(0, drop=True, note=f"fault: {step.describe()}")
     assert step.status is not None

@@ -145,6 +145,7 @@ class SimControl:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         echo_state: bool | None = None,
+        code_ttl: float | None = None,
     ) -> dict[str, Any]:
         """The registered OAuth app; returns its full settings."""
         body = {
@@ -152,6 +153,7 @@ class SimControl:
             "client_secret": client_secret,
             "redirect_uri": redirect_uri,
             "echo_state": echo_state,
+            "code_ttl": code_ttl,
         }
         result: dict[str, Any] = self._call("POST", "app", body)
         return result
@@ -169,6 +171,28 @@ class SimControl:
     def things(self) -> list[dict[str, Any]]:
         things: list[dict[str, Any]] = self._call("GET", "things")["things"]
         return things
+
+    def add_thing(self, url: str, owner: str, **fields: Any) -> int:
+        """A thing registered on flattr.com (title, description, tags, language, category,
+        hidden); returns its id."""
+        return int(self._call("POST", "things", {"url": url, "owner": owner, **fields})["id"])
+
+    def add_partner(
+        self,
+        name: str,
+        namespaces: list[str],
+        webhook_url: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """A community partner owning identifier namespaces ("email", "twitter",
+        "partner:<name>"), with its web hook and its credential for POST /users/:u/verify."""
+        body = {"name": name, "namespaces": namespaces, "webhook_url": webhook_url, "token": token}
+        self._call("POST", "partners", body)
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Every web hook POST made (status 0 while in flight or when it failed)."""
+        deliveries: list[dict[str, Any]] = self._call("GET", "webhooks")["deliveries"]
+        return deliveries
 
 
 class SimProcess:

@@ -109,7 +109,7 @@ def _authorize(req: Request, state: SimState) -> Response:
         if not client_id or client_id != app.client_id or response_type not in ("code", "token"):
             return _page("Bad request", f"<p>{html.escape(BAD_REQUEST_TEXT)}</p>", 400)
         redirect_uri = req.arg("redirect_uri")
-        if redirect_uri is not None and redirect_uri != app.redirect_uri:
+        if redirect_uri is not None and not app.accepts_redirect(redirect_uri):
             # Never redirect to an unregistered URI.
             return _page("Bad request", "<p>redirect_uri does not match the application.</p>", 400)
         target = redirect_uri or app.redirect_uri
