@@ -81,6 +81,8 @@ class RateLimit:
     limit: int | None
     remaining: int | None
     reset: float | None
+    # X-RateLimit-Current: requests made in this window (not stored by the submitter).
+    current: int | None = None
 
     def as_json(self) -> dict[str, float | int | None]:
         return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset}
@@ -102,10 +104,14 @@ def parse_rate_limit(headers: Mapping[str, str], *, offset: float = 0.0) -> Rate
     limit = _int(headers.get("x-ratelimit-limit"))
     remaining = _int(headers.get("x-ratelimit-remaining"))
     reset = _float(headers.get("x-ratelimit-reset"))
-    if limit is None and remaining is None and reset is None:
+    current = _int(headers.get("x-ratelimit-current"))
+    if limit is None and remaining is None and reset is None and current is None:
         return None
     return RateLimit(
-        limit=limit, remaining=remaining, reset=None if reset is None else reset + offset
+        limit=limit,
+        remaining=remaining,
+        reset=None if reset is None else reset + offset,
+        current=current,
     )
 
 

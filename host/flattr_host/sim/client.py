@@ -88,6 +88,7 @@ class SimControl:
         subscription_active: bool | None = True,
         *,
         means: int | None = None,
+        hide_flattrs: bool | None = None,
     ) -> dict[str, Any]:
         """Create or update a user; a token given is added to its tokens (several allowed)."""
         body = {
@@ -95,6 +96,7 @@ class SimControl:
             "token": token,
             "subscription_active": subscription_active,
             "means": means,
+            "hide_flattrs": hide_flattrs,
         }
         result: dict[str, Any] = self._call("POST", "users", body)
         return result
