@@ -212,16 +212,15 @@ def test_flattr_a_thing_and_its_errors(sim: SimProcess, client: FlattrClient) ->
         client.flattr(a)
     with pytest.raises(api.NotFound):
         client.flattr(999)
-    with FlattrClient(sim.base, ALICE_TOKEN) as alice:
-        with pytest.raises(api.FlattrOwner):
-            alice.flattr(b)
+    with FlattrClient(sim.base, ALICE_TOKEN) as alice, pytest.raises(api.FlattrOwner):
+        alice.flattr(b)
     sim.control.add_user("demo", means=0)
     with pytest.raises(api.NoMeans) as caught:
         client.flattr(b)
     assert caught.value.status == 401  # the same status as unauthorized: the code decides
-    with FlattrClient(sim.base, scoped_token(sim, "thing")) as no_scope:
-        with pytest.raises(api.InsufficientScope):
-            no_scope.flattr(b)
+    thing_scope_only = scoped_token(sim, "thing")
+    with FlattrClient(sim.base, thing_scope_only) as no_scope, pytest.raises(api.InsufficientScope):
+        no_scope.flattr(b)
     with FlattrClient(sim.base) as nobody, pytest.raises(api.Unauthorized):
         nobody.flattr(b)
 

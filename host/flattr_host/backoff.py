@@ -81,11 +81,16 @@ class RateLimit:
     limit: int | None
     remaining: int | None
     reset: float | None
-    # X-RateLimit-Current: requests made in this window (not stored by the submitter).
+    # X-RateLimit-Current: requests made in this window.
     current: int | None = None
 
     def as_json(self) -> dict[str, float | int | None]:
-        return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset}
+        return {
+            "limit": self.limit,
+            "remaining": self.remaining,
+            "reset": self.reset,
+            "current": self.current,
+        }
 
     @classmethod
     def from_json(cls, value: object) -> RateLimit | None:
@@ -95,6 +100,7 @@ class RateLimit:
             limit=_int(value.get("limit")),
             remaining=_int(value.get("remaining")),
             reset=_float(value.get("reset")),
+            current=_int(value.get("current")),
         )
 
 
