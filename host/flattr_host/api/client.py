@@ -266,12 +266,14 @@ class FlattrClient:
         *,
         count: int = DEFAULT_PAGE_COUNT,
         full: bool = False,
+        first_page: int = 1,
         max_pages: int | None = None,
         on_page: PageHook | None = None,
     ) -> Iterator[Thing]:
         return iterate_pages(
             lambda page: (self.things(username, count=count, page=page, full=full), None),
             count=count,
+            first_page=first_page,
             max_pages=max_pages,
             on_page=on_page,
         )
@@ -345,15 +347,20 @@ class FlattrClient:
         query: str | None = None,
         *,
         count: int = DEFAULT_PAGE_COUNT,
+        first_page: int = 1,
         max_pages: int | None = None,
         on_page: PageHook | None = None,
         **filters: Any,
     ) -> Iterator[Thing]:
+        """Every search result, page by page (filters as in search())."""
+
         def fetch(page: int) -> tuple[list[Thing], int | None]:
             result = self.search(query, count=count, page=page, **filters)
             return result.things, result.total_items
 
-        return iterate_pages(fetch, count=count, max_pages=max_pages, on_page=on_page)
+        return iterate_pages(
+            fetch, count=count, first_page=first_page, max_pages=max_pages, on_page=on_page
+        )
 
     # --- flattrs --------------------------------------------------------------------------
 
@@ -381,6 +388,7 @@ class FlattrClient:
         thing_id: int | None = None,
         count: int = DEFAULT_PAGE_COUNT,
         full: bool = False,
+        first_page: int = 1,
         max_pages: int | None = None,
         on_page: PageHook | None = None,
     ) -> Iterator[Flattr]:
@@ -388,7 +396,9 @@ class FlattrClient:
             found = self.flattrs(username, thing_id=thing_id, count=count, page=page, full=full)
             return found, None
 
-        return iterate_pages(fetch, count=count, max_pages=max_pages, on_page=on_page)
+        return iterate_pages(
+            fetch, count=count, first_page=first_page, max_pages=max_pages, on_page=on_page
+        )
 
     def flattr(self, thing_id: int) -> FlattrResult:
         """POST /things/:id/flattr (scope flattr)."""
