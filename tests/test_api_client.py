@@ -544,3 +544,29 @@ def test_verify_identity(sim: SimProcess, client: FlattrClient) -> None:
         )
     with FlattrClient(sim.base) as nobody, pytest.raises(api.Unauthorized):
         nobody.verify_identity("partner:example:7")
+
+
+def test_every_paged_listing_walks_its_pages(sim: SimProcess, client: FlattrClient) -> None:
+    ids = alice_things(sim, 5)
+    for thing_id in ids:
+        client.flattr(thing_id)
+    with FlattrClient(sim.base, ALICE_TOKEN) as alice:
+        listings = {
+            "/users/:u/things": lambda page: alice.things("alice", count=2, page=page),
+            "/user/things": lambda page: alice.things(count=2, page=page),
+            "/users/:u/flattrs": lambda page: client.flattrs("demo", count=2, page=page),
+            "/user/flattrs": lambda page: client.flattrs(count=2, page=page),
+            "/things/search": lambda page: client.search(count=2, page=page).things,
+        }
+        for name, fetch in listings.items():
+            sizes = [len(fetch(page)) for page in (1, 2, 3, 4)]
+            assert sizes == [2, 2, 1, 0], name
+    popular = sim.control.add_thing("https://alice.example/popular", "alice")
+    for username in ("u1", "u2", "u3"):
+        sim.control.add_user(username, f"{username}-token")
+        with FlattrClient(sim.base, f"{username}-token") as fan:
+            fan.flattr(popular)
+    on_thing = [len(client.flattrs(thing_id=popular, count=2, page=p)) for p in (1, 2, 3)]
+    assert on_thing == [2, 1, 0]
+    walked = list(client.iter_flattrs(thing_id=popular, count=2))
+    assert sorted(f.owner.username for f in walked if f.owner) == ["u1", "u2", "u3"]

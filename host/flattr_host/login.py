@@ -9,6 +9,7 @@ and checked with GET /rest/v2/user as the submitter checks a new token (accounts
 from __future__ import annotations
 
 import html
+import os
 import queue
 import secrets
 import sqlite3
@@ -183,6 +184,14 @@ def run_login(
 
 
 def _open(browser: Callable[[str], bool], url: str) -> bool:
+    """Open the system browser; False when there is none to open (then the address is printed).
+
+    Without a display, Python's webbrowser would start a text browser in this very terminal and
+    block, so on such machines we do not try."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
     try:
         return bool(browser(url))
     except Exception:  # no usable browser: fall back to printing the address
