@@ -614,3 +614,10 @@ def test_owner_identifiers_are_validated(sim: SimProcess, http: httpx.Client) ->
         assert answer.status_code == 400 and answer.json()["error"] == "validation", bad
     both = lookup(owner="twitter:user:id:1", user_id="demo")
     assert both.status_code == 400 and "not both" in both.json()["error_description"]
+
+
+def test_odd_digits_are_refused_not_crashed_on(sim: SimProcess, http: httpx.Client) -> None:
+    assert http.get("/rest/v2/things/%C2%B2").status_code == 404  # "²" passes str.isdigit()
+    assert http.get("/rest/v2/things/1,%C2%B2").status_code == 404
+    paged = http.get("/rest/v2/users/demo/things", params={"count": "²"})
+    assert paged.status_code == 400 and paged.json()["error"] == "invalid_parameters"

@@ -398,7 +398,8 @@ def _rate_limit(client: FlattrClient, args: argparse.Namespace) -> int:
 
 def _flattr(client: FlattrClient, args: argparse.Namespace) -> int:
     target: str = args.target
-    result = client.flattr(int(target)) if target.isdigit() else client.flattr_url(target)
+    by_id = target.isascii() and target.isdigit()
+    result = client.flattr(int(target)) if by_id else client.flattr_url(target)
     if args.json:
         _print_json(result)
         return 0

@@ -32,6 +32,7 @@ CALLBACK_PATH = "/callback"
 STATE_BYTES = 24
 # How long the browser's tab waits for the outcome to show it.
 PAGE_WAIT_SECONDS = 60.0
+CONNECTION_TIMEOUT_SECONDS = 10.0
 RUN_AGAIN = "Run `flattr-host login` again"
 
 
@@ -55,7 +56,9 @@ class LoopbackReceiver:
         self._decided = threading.Event()
         self._taken = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        # close() waits for the handler threads, so the browser always gets its page.
+        self._server.daemon_threads = False
+        self._server.block_on_close = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -82,6 +85,8 @@ class LoopbackReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = CONNECTION_TIMEOUT_SECONDS  # a silent connection cannot hold up the exit
+
             def do_GET(self) -> None:
                 split = urllib.parse.urlsplit(self.path)
                 if split.path != CALLBACK_PATH:

@@ -150,7 +150,7 @@ _GET_ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 _POST_ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/flattr$"), "_flattr_url"),
-    (re.compile(r"^/things/(\d+)/flattr$"), "_flattr_id"),
+    (re.compile(r"^/things/([0-9]+)/flattr$"), "_flattr_id"),
     (re.compile(r"^/user/verify$"), "_verify_me"),
     (re.compile(rf"^/users/{_SEGMENT}/verify$"), "_verify_user"),
 ]
@@ -184,11 +184,16 @@ def _paging(req: Request) -> tuple[int, int]:
         if raw is None or raw == "":
             values.append(default)
             continue
-        if not raw.isdigit() or int(raw) < 1 or (top is not None and int(raw) > top):
+        if not _whole(raw) or int(raw) < 1 or (top is not None and int(raw) > top):
             limit = f"1 to {top}" if top else "1 or more"
             raise ApiError("invalid_parameters", f"{name} must be a whole number from {limit}")
         values.append(int(raw))
     return values[0], values[1]
+
+
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _page(req: Request, items: list[Any]) -> list[Any]:
@@ -297,7 +302,7 @@ def _things_by_id(
 ) -> Response:
     things: list[Thing] = []
     for part in parts:
-        thing = state.catalog.things.get(int(part)) if part.isdigit() else None
+        thing = state.catalog.things.get(int(part)) if _whole(part) else None
         if thing is None:
             raise ApiError("not_found", f"Thing {part} was not found")
         things.append(thing)
@@ -385,7 +390,7 @@ def _user_flattrs(req: Request, state: SimState, token: Token | None, username: 
 
 def _thing_flattrs(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
     viewer = _require(token)  # the one documented error is 401
-    thing = state.catalog.things.get(int(thing_id)) if thing_id.isdigit() else None
+    thing = state.catalog.things.get(int(thing_id)) if _whole(thing_id) else None
     if thing is None:
         raise ApiError("not_found", f"Thing {thing_id} was not found")
     users = state.accounts.users
