@@ -513,7 +513,8 @@ def test_unclaimed_thing_flattr_calls_the_partner_hook(
     assert form["thing_owner_id"] == ["partner:example:42"]
     assert form["thing_clicks_total"] == ["1"]
     assert form["flattrer_username"] == ["demo"]
-    assert form["claim_url"][0].startswith("http")
+    claim = httpx.get(form["claim_url"][0], trust_env=False)
+    assert claim.status_code == 200 and "partner:example:42" in claim.text
     # A thing owned by a Flattr user sends nothing.
     client.flattr_url(auto_submit("https://community.example/b", user_id="alice"))
     assert len(sim.control.webhooks()) == 1

@@ -196,7 +196,7 @@ class FlattrClient:
         answer = self.send(method, path, **options)
         if limited and answer.rate_limited and self._window_wait(answer) is not None:
             # Someone else used the window up: wait for the next one once, then try again.
-            self._wait_for_window()
+            self._wait_for_window(answer)
             answer = self.send(method, path, **options)
         if answer.status is None:
             raise TransportError(f"could not reach {self.base}: {answer.describe()}")
@@ -215,8 +215,8 @@ class FlattrClient:
         now = self._clock()
         return rate.reset - now if used_up and rate.reset > now else None
 
-    def _wait_for_window(self) -> None:
-        delay = self._window_wait()
+    def _wait_for_window(self, refused: Answer | None = None) -> None:
+        delay = self._window_wait(refused)
         if delay is None:
             return
         if delay > self.max_rate_wait:
