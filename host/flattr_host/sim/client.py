@@ -122,9 +122,11 @@ class SimControl:
         reject_urls: list[str] | None = None,
         dedupe: bool | None = None,
     ) -> None:
-        """Replace the bulk endpoint's fault plan. Steps are used one per bulk request:
+        """Replace the fault plan. Steps are used one per request of their endpoint:
         {"status": 503, "retry_after": 2, "body": {...}}, {"drop": true}, {"delay": 1.5},
-        {} (pass), and "accept": true with status/drop to record the request before failing."""
+        {} (pass), and "accept": true with status/drop to record the request before failing.
+        A step is for the bulk endpoint unless it names another ("endpoint": "/things/search",
+        the path under /rest/v2 without ".json") or any ("endpoint": "*")."""
         body = {"script": script or [], "reject_urls": reject_urls or [], "dedupe": dedupe}
         self._call("POST", "faults", body)
 
