@@ -21,6 +21,8 @@ from hostproc import host_env
 CLIENT_ID = "companion-test-app"
 CLIENT_SECRET = "companion-test-secret"
 PROCESS_TIMEOUT = 60
+# How long a login under test waits for the browser: a broken flow fails instead of hanging.
+LOGIN_TIMEOUT = "20"
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,8 @@ class Login:
     """`flattr-host login --no-browser` running; `.url` is the first line it printed."""
 
     def __init__(self, home: Path, sim: SimProcess, *args: str, **env: str) -> None:
+        if "--timeout" not in args:
+            args = (*args, "--timeout", LOGIN_TIMEOUT)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flattr_host", "login", "--no-browser", *args],
             env=env_for(home, sim, **env),
@@ -73,7 +77,11 @@ class Login:
         self.query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.url).query))
 
     def finish(self) -> tuple[int, str, str]:
-        out, err = self.proc.communicate(timeout=PROCESS_TIMEOUT)
+        try:
+            out, err = self.proc.communicate(timeout=PROCESS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
         return self.proc.returncode, out, err
 
 
