@@ -12,6 +12,7 @@ refused except to this machine. Nothing here logs a request's headers.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -71,6 +72,17 @@ def check_base(api_base: str) -> str:
         raise ConfigError(str(exc)) from None
 
 
+def use_proxy_settings(base: str) -> bool:
+    """Honour HTTP(S)_PROXY for the real service, never for this machine (the local server)."""
+    host = urllib.parse.urlsplit(base).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
 def _q(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
@@ -109,7 +121,7 @@ class FlattrClient:
             verify=verify,
             timeout=timeout,
             follow_redirects=False,  # a redirect must not carry the token elsewhere
-            trust_env=False,
+            trust_env=use_proxy_settings(self.base),
             headers={"User-Agent": f"flattr-companion/{__version__}"},
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .client import check_base
+from .client import check_base, use_proxy_settings
 from .errors import FlattrError
 
 
@@ -73,7 +73,7 @@ def exchange_code(
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
-            trust_env=False,
+            trust_env=use_proxy_settings(web_base),
         ) as http:
             response = http.post(
                 f"{check_base(web_base)}/oauth/token",
