@@ -3,8 +3,10 @@ through native-messaging frames exactly as a browser drives it.
 
 Starts ``flattr-host sim`` (HTTPS, its own CA) and ``flattr-host`` with a Chromium argv, then speaks
 native-messaging frames: hello, the token from the flattr.com handshake, attention that crosses
-thresholds, a retry after injected 503s, and delivery. Prints each step and its result; exits 0
-only when the server received every flattr.
+thresholds, a retry after injected 503s, and delivery. Then the terminal side: `flattr-host login`
+(OAuth's code flow, with an HTTP client playing the browser) and `flattr-host api flattr` /
+`api flattrs`. Prints each step and its result; exits 0 only when the server received every
+flattr and the terminal steps worked.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -28,6 +33,12 @@ from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
 # The demo shortens the retry back-off (a named setting) so that it finishes in seconds.
 DEMO_SETTINGS = {"backoff_base": 1.0, "backoff_factor": 2.0, "submit_delay": 0.2}
 DELIVERY_TIMEOUT = 60.0
+CLI_TIMEOUT = 60.0
+# A creator's auto-submit URL: flattring it creates the thing on the local server.
+AUTO_SUBMIT_URL = (
+    "https://flattr.com/submit/auto?user_id=creator&title=Attention%20is%20all"
+    "&url=https%3A%2F%2Fblog.example.org%2Fposts%2Fattention-is-all"
+)
 POLL_SECONDS = 0.3
 PAGES = [
     ("https://blog.example.org/posts/attention-is-all", "A post worth reading", 30),
@@ -62,6 +73,43 @@ def watch_server(control: Any, done: Callable[[], bool], timeout: float) -> None
         if done():
             return
         time.sleep(POLL_SECONDS)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`flattr-host ARGS` as a person runs it; prints its output indented."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flattr_host", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    for line in (result.stdout + result.stderr).splitlines():
+        print(f"    | {line}", flush=True)
+    return result
+
+
+def terminal_login(env: dict[str, str], sim: SimProcess) -> bool:
+    """`flattr-host login --no-browser`, with an HTTP client following the printed address the
+    way a browser on another device would."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flattr_host", "login", "--no-browser"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    show("flattr-host printed", url.split("?")[0] + "?…")
+    page = httpx.get(url, follow_redirects=True, verify=sim.ssl_context(), trust_env=False)
+    show("the browser landed on", f"{page.url.host}:{page.url.port}{page.url.path}")
+    out, err = proc.communicate(timeout=CLI_TIMEOUT)
+    for line in (err + out).splitlines():  # "Waiting…" came before the result
+        print(f"    | {line}", flush=True)
+    return proc.returncode == 0 and "Signed in to Flattr as demo." in out
 
 
 def main(args: argparse.Namespace) -> int:
@@ -145,13 +193,28 @@ def main(args: argparse.Namespace) -> int:
                 show("flattr recorded by the server", url)
             code = host.close()
             show("host exit status after end of input", code)
+
+        step("No extension at hand: sign in from the terminal (flattr-host login --no-browser)")
+        app = sim.control.set_app()  # the local server's registered test app
+        login_env = {
+            **env,
+            "FLATTR_WEB_BASE": sim.base,
+            "FLATTR_CLIENT_ID": app["client_id"],
+            "FLATTR_CLIENT_SECRET": app["client_secret"],
+        }
+        logged_in = terminal_login(login_env, sim)
+
+        step("The API from the terminal: flattr a creator's page, then list your flattrs")
+        flattred = cli(env, "api", "flattr", AUTO_SUBMIT_URL).returncode == 0
+        listed = cli(env, "api", "flattrs")
+        api_ok = flattred and listed.returncode == 0 and "Attention is all" in listed.stdout
     if not args.keep:
         import shutil
 
         shutil.rmtree(home, ignore_errors=True)
     else:
         print(f"\nhome kept at {home}")
-    ok = len(delivered) == expected and q["failed"] == 0
+    ok = len(delivered) == expected and q["failed"] == 0 and logged_in and api_ok
     print("\nDEMO OK: every flattr arrived exactly once" if ok else "\nDEMO FAILED", flush=True)
     return 0 if ok else 1
 

@@ -97,7 +97,7 @@ def test_rate_limit_headers() -> None:
         "x-ratelimit-reset": "1700003600",
     }
     rate = parse_rate_limit(headers, offset=-100.0)
-    assert rate == RateLimit(limit=1000, remaining=3, reset=1700003500.0)
+    assert rate == RateLimit(limit=1000, remaining=3, reset=1700003500.0, current=997)
     assert RateLimit.from_json(rate.as_json()) == rate
     assert parse_rate_limit({}) is None
     assert parse_rate_limit({"x-ratelimit-remaining": "many"}) is None

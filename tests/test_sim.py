@@ -554,3 +554,84 @@ def test_refuses_non_loopback_host() -> None:
     )
     assert result.returncode == 2
     assert "loopback" in result.stderr and result.stdout == ""
+
+
+# --- every documented endpoint: formats, redirects, partners ----------------------------------
+
+
+def test_authorize_accepts_any_loopback_port_rfc8252(sim: SimProcess, http: httpx.Client) -> None:
+    sim.control.set_app(
+        client_id="app1", client_secret="s3cret", redirect_uri="http://127.0.0.1/cb"
+    )
+    for accepted in ("http://127.0.0.1:53124/cb", "http://[::1]:80/cb", "http://localhost:9/cb"):
+        answer = _authorize(http, redirect_uri=accepted)
+        assert answer.status_code == 302, accepted
+        assert answer.headers["Location"].startswith(accepted + "?code=")
+    for refused in (
+        "http://127.0.0.1:53124/other",  # another path
+        "https://127.0.0.1:53124/cb",  # another scheme
+        "http://evil.example:53124/cb",  # not loopback
+        "http://127.0.0.1:notaport/cb",
+    ):
+        assert _authorize(http, redirect_uri=refused).status_code == 400, refused
+    # A registered non-loopback URI is matched exactly.
+    sim.control.set_app(redirect_uri="https://app.example/cb")
+    assert _authorize(http, redirect_uri="https://app.example:8443/cb").status_code == 400
+    assert _authorize(http, redirect_uri="https://app.example/cb").status_code == 302
+
+
+def test_activity_streams_and_formats(sim: SimProcess, http: httpx.Client) -> None:
+    as_suffix = http.get("/rest/v2/users/demo/activities.as")
+    assert as_suffix.status_code == 200 and as_suffix.json() == {"items": []}
+    assert as_suffix.headers["content-type"].startswith("application/stream+json")
+    negotiated = http.get(
+        "/rest/v2/users/demo/activities", headers={"Accept": "application/stream+json"}
+    )
+    assert negotiated.status_code == 200
+    assert http.get("/rest/v2/users/demo/activities.atom").status_code == 406
+    assert http.get("/rest/v2/categories.as").status_code == 406  # only activities stream
+    assert (
+        http.get("/rest/v2/things/lookup/", params={"url": "https://x.example/"}).status_code == 404
+    )
+
+
+def test_control_validates_partners_things_and_fault_endpoints(sim: SimProcess) -> None:
+    with pytest.raises(RuntimeError, match="webhook_url"):
+        sim.control.add_partner("p", ["partner:p"], webhook_url="http://hooks.example/x")
+    with pytest.raises(RuntimeError, match="endpoint"):
+        sim.control.set_faults(script=[{"status": 500, "endpoint": "categories"}])
+    thing = sim.control.add_thing("https://t.example/", "demo", title="T")
+    with pytest.raises(RuntimeError, match="already a thing"):
+        sim.control.add_thing("https://t.example/", "demo")
+    assert [t["id"] for t in sim.control.things()] == [thing]
+
+
+def test_fault_steps_without_endpoint_stay_on_the_bulk_endpoint(
+    sim: SimProcess, http: httpx.Client
+) -> None:
+    sim.control.set_faults(script=[{"status": 503}])
+    assert http.get("/rest/v2/categories").status_code == 200
+    assert bulk(http, sim.token, [{"url": "https://a.example/"}]).status_code == 503
+
+
+def test_owner_identifiers_are_validated(sim: SimProcess, http: httpx.Client) -> None:
+    def lookup(**params: str) -> httpx.Response:
+        url = "https://flattr.com/submit/auto?" + urllib.parse.urlencode(
+            {"url": "https://o.example/", **params}
+        )
+        return http.get("/rest/v2/things/lookup", params={"url": url})
+
+    for good in ("email:" + "0" * 32, "twitter:user:id:123", "partner:example:abc-1"):
+        assert lookup(owner=good).json()["message"] == "flattrable", good
+    for bad in ("email:someone@example.org", "twitter:user:id:abc", "partner::1", "myspace:9"):
+        answer = lookup(owner=bad)
+        assert answer.status_code == 400 and answer.json()["error"] == "validation", bad
+    both = lookup(owner="twitter:user:id:1", user_id="demo")
+    assert both.status_code == 400 and "not both" in both.json()["error_description"]
+
+
+def test_odd_digits_are_refused_not_crashed_on(sim: SimProcess, http: httpx.Client) -> None:
+    assert http.get("/rest/v2/things/%C2%B2").status_code == 404  # "²" passes str.isdigit()
+    assert http.get("/rest/v2/things/1,%C2%B2").status_code == 404
+    paged = http.get("/rest/v2/users/demo/things", params={"count": "²"})
+    assert paged.status_code == 400 and paged.json()["error"] == "invalid_parameters"

@@ -82,9 +82,16 @@ class RateLimit:
     limit: int | None
     remaining: int | None
     reset: float | None
+    # X-RateLimit-Current: requests made in this window.
+    current: int | None = None
 
     def as_json(self) -> dict[str, float | int | None]:
-        return {"limit": self.limit, "remaining": self.remaining, "reset": self.reset}
+        return {
+            "limit": self.limit,
+            "remaining": self.remaining,
+            "reset": self.reset,
+            "current": self.current,
+        }
 
     @classmethod
     def from_json(cls, value: object) -> RateLimit | None:
@@ -94,6 +101,7 @@ class RateLimit:
             limit=_int(value.get("limit")),
             remaining=_int(value.get("remaining")),
             reset=_float(value.get("reset")),
+            current=_int(value.get("current")),
         )
 
 
@@ -103,10 +111,14 @@ def parse_rate_limit(headers: Mapping[str, str], *, offset: float = 0.0) -> Rate
     limit = _int(headers.get("x-ratelimit-limit"))
     remaining = _int(headers.get("x-ratelimit-remaining"))
     reset = _float(headers.get("x-ratelimit-reset"))
-    if limit is None and remaining is None and reset is None:
+    current = _int(headers.get("x-ratelimit-current"))
+    if limit is None and remaining is None and reset is None and current is None:
         return None
     return RateLimit(
-        limit=limit, remaining=remaining, reset=None if reset is None else reset + offset
+        limit=limit,
+        remaining=remaining,
+        reset=None if reset is None else reset + offset,
+        current=current,
     )
 
 

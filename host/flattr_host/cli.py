@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__, accounts, export, paths, sites, status, store
-from .settings import Settings, SettingsError, load_settings
+from . import __version__, accounts, api_cli, export, paths, sites, status, store
+from .settings import FLATTR_SCOPES, Settings, SettingsError, load_settings
 
 PROG = "flattr-host"
 # What to do about a hold that only the user can lift (status.queue_state's ``hold``).
@@ -80,6 +80,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("action", nargs="?", choices=["enable", "disable", "default"])
     s.add_argument("site", nargs="?")
     s.add_argument("--mode", choices=["all", "enabled", "metadata"])
+    lg = sub.add_parser("login", help="sign in to Flattr in your browser (no extension needed)")
+    lg.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="print the address to open (first line of stdout) instead of opening a browser",
+    )
+    lg.add_argument(
+        "--scope",
+        action="append",
+        choices=FLATTR_SCOPES,
+        help="a scope to ask for; repeatable (default: the login_scopes setting, flattr)",
+    )
+    lg.add_argument("--timeout", type=float, help="seconds to wait for the browser (default 300)")
+    api_cli.add_parser(sub)
     sub.add_parser("sign-out", help="forget the token; queued flattrs wait for the same account")
     e = sub.add_parser("export", help="your data as JSON (never the token)")
     e.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -269,6 +283,28 @@ def _cmd_sites(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     if not result.sites:
         print("  no site settings yet")
     return 0
+
+
+def _cmd_login(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from .login import LoginFailed, run_login
+
+    scopes = tuple(dict.fromkeys(args.scope or settings.login_scopes))
+    try:
+        username = run_login(
+            conn,
+            settings,
+            scopes=scopes,
+            open_browser=not args.no_browser,
+            timeout=args.timeout or settings.login_timeout,
+        )
+    except LoginFailed as exc:
+        return _fail(str(exc))
+    print(f"Signed in to Flattr as {username}.")
+    return 0
+
+
+def _cmd_api(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    return api_cli.run(conn, settings, args)
 
 
 def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:

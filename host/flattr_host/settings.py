@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 DEFAULT_API_BASE = "https://api.flattr.com"
 DEFAULT_WEB_BASE = "https://flattr.com"
+# The OAuth scopes Flattr documents.
+FLATTR_SCOPES = ("flattr", "thing", "email", "extendedread")
 
 
 class Settings(NamedTuple):
@@ -79,6 +81,15 @@ class Settings(NamedTuple):
     # Submission lease shared by all host processes on one database.
     lease_seconds: float = 60.0
 
+    # --- `flattr-host login` (OAuth code flow with a loopback redirect) ----------------------
+    # The Flattr app registered for Flattr Companion (its callback: http://127.0.0.1, any port).
+    oauth_client_id: str | None = None
+    oauth_client_secret: str | None = None
+    # Scopes asked for when --scope is not given: submitting flattrs needs "flattr".
+    login_scopes: tuple[str, ...] = ("flattr",)
+    # How long `login` waits for the browser to come back.
+    login_timeout: float = 300.0
+
     # --- store ------------------------------------------------------------------------------
     busy_timeout_ms: int = 10_000
     # "NORMAL" in WAL mode survives a killed process (the acknowledgement contract); "FULL" also
@@ -102,6 +113,8 @@ _ENV = {
     "FLATTR_API_BASE": "api_base",
     "FLATTR_WEB_BASE": "web_base",
     "FLATTR_CA_BUNDLE": "ca_bundle",
+    "FLATTR_CLIENT_ID": "oauth_client_id",
+    "FLATTR_CLIENT_SECRET": "oauth_client_secret",
 }
 SETTINGS_FILE = "settings.json"
 # What settings.json may hold beyond each field's type (checked case-insensitively for synchronous).

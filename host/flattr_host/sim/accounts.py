@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 import time
@@ -27,6 +28,15 @@ USER_ID_BYTES = 4
 def fingerprint(token: str) -> str:
     """What logs and the control interface show instead of a token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:8]
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def valid_username(name: str) -> bool:
@@ -62,10 +72,31 @@ class App:
     redirect_uri: str = DEFAULT_REDIRECT_URI
     # The real server never echoed state (docs/flattr-api.md#oauth); a switch for those who want it.
     echo_state: bool = False
+    code_ttl_seconds: float = AUTH_CODE_TTL_SECONDS
 
     @property
     def callback_domain(self) -> str:
         return urllib.parse.urlsplit(self.redirect_uri).hostname or ""
+
+    def accepts_redirect(self, uri: str) -> bool:
+        """The registered URI exactly, or, when that is a loopback http URI, the same path on
+        any loopback address and port (RFC 8252 §7.3: native apps pick a free port)."""
+        if uri == self.redirect_uri:
+            return True
+        given, registered = urllib.parse.urlsplit(uri), urllib.parse.urlsplit(self.redirect_uri)
+        try:
+            given.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return False
+        return (
+            given.scheme == registered.scheme == "http"
+            and _loopback(given.hostname or "")
+            and _loopback(registered.hostname or "")
+            and (given.path or "/") == (registered.path or "/")
+            and not given.fragment
+            and not given.username
+            and not given.password
+        )
 
 
 @dataclass
@@ -165,9 +196,8 @@ class Accounts:
         self, client_id: str, redirect_uri: str, username: str, scopes: frozenset[str]
     ) -> str:
         code = secrets.token_urlsafe(AUTH_CODE_BYTES)
-        self.codes[code] = AuthCode(
-            code, client_id, redirect_uri, username, scopes, time.time() + AUTH_CODE_TTL_SECONDS
-        )
+        expires_at = time.time() + self.app.code_ttl_seconds
+        self.codes[code] = AuthCode(code, client_id, redirect_uri, username, scopes, expires_at)
         return code
 
     def redeem_code(self, code: str, client_id: str, redirect_uri: str | None) -> AuthCode | str:
@@ -175,7 +205,7 @@ class Accounts:
         record = self.codes.get(code)
         if record is None or record.used or record.client_id != client_id:
             return "The authorization code is invalid or was already used"
-        if record.expires_at < time.time():
+        if record.expires_at <= time.time():
             return "The authorization code has expired"
         if redirect_uri is not None and redirect_uri != record.redirect_uri:
             return "redirect_uri does not match the one used to get the code"

@@ -1,4 +1,9 @@
-"""The api.flattr.com role: everything under /rest/v2."""
+"""The api.flattr.com role: everything under /rest/v2.
+
+Formats (contract §5): JSON by default, chosen by a ".json" suffix or the Accept header; the
+activity feeds also speak Activity Streams (".as", application/stream+json); every other
+documented format is 406 not_acceptable. ``jsonp=<callback>`` wraps any JSON answer.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,34 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from . import bulk
+from . import bulk, search
 from .accounts import Token
-from .catalog import Candidate, Thing
+from .catalog import Candidate, FlattrRecord, Thing
 from .errors import ApiError
 from .ledger import SOURCE_API, AcceptedFlattr
 from .messages import Request, Response, error_response, json_response
 from .metering import limited, rate_key
-from .objects import mini_thing, thing_json, user_json
+from .objects import activity_json, flattr_json, mini_thing, thing_json, user_json
+from .partners import Delivery, deliver_later, identity_namespace, pending_click_form
+from .settings import (
+    ACTIVITY_CONTENT_TYPE,
+    CATEGORIES,
+    DEFAULT_PAGE_COUNT,
+    JSONP_CALLBACK_PATTERN,
+    JSONP_CONTENT_TYPE,
+    LANGUAGES,
+    MAX_PAGE_COUNT,
+)
 from .state import SimState
 
 API_PREFIX = "/rest/v2"
+JSON_FORMAT = "json"
+ACTIVITY_FORMAT = "as"
 # Suffix formats the docs list but this server does not render (docs/flattr-api.md#formats): 406.
-_UNSUPPORTED_SUFFIXES = (".xml", ".yaml", ".as", ".atom", ".txt")
+_UNSUPPORTED_SUFFIXES = (".xml", ".yaml", ".atom", ".txt")
 _JSON_MEDIA = frozenset({"application/json", "application/*", "*/*"})
-_THING_IDS = re.compile(r"^/things/([^/]+)$")
-_THING_FLATTR = re.compile(r"^/things/(\d+)/flattr$")
-_USER = re.compile(r"^/users/([^/]+)$")
+_ACTIVITY_MEDIA = frozenset({"application/stream+json"})
+_JSONP_CALLBACK = re.compile(JSONP_CALLBACK_PATTERN)
 # Browsers may cache a preflight answer this long.
 PREFLIGHT_MAX_AGE_SECONDS = 600
 CORS_HEADERS = [
@@ -41,6 +57,8 @@ PREFLIGHT_HEADERS = [
     ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
 ]
 
+Handler = Callable[..., Response]
+
 
 def handle(req: Request, state: SimState) -> Response:
     response = _dispatch(req, state)
@@ -52,44 +70,101 @@ def _dispatch(req: Request, state: SimState) -> Response:
     path = req.path[len(API_PREFIX) :]
     if req.method == "OPTIONS":
         return Response(204, headers=list(PREFLIGHT_HEADERS))
-    if path.endswith(".json"):
-        path = path[: -len(".json")]
-    elif path.endswith(_UNSUPPORTED_SUFFIXES) or not _accepts_json(req):
+    path, fmt = _negotiate(req, path)
+    if fmt is None:
         return error_response(ApiError("not_acceptable"))
-
     if path == "/flattr/bulk" and req.method == "POST":
-        return bulk.handle(req, state)
+        return bulk.handle(req, state)  # its own fault handling and request log
+    callback = req.arg("jsonp")
+    if callback is not None and not _JSONP_CALLBACK.match(callback):
+        return error_response(
+            ApiError("invalid_parameters", "jsonp must be a JavaScript identifier")
+        )
+    with state.lock:
+        step = state.faults.next_step(path)
+    if step is not None and step.delay:
+        time.sleep(step.delay)  # outside the lock: other requests keep being served
+    if step is not None and step.replaces_answer and not step.accept:
+        return bulk.fault_answer(step)
+    response = _answer(req, state, path, fmt)
+    if step is not None and step.replaces_answer:
+        return bulk.fault_answer(step)
+    return _jsonp(response, callback) if callback is not None else response
+
+
+def _answer(req: Request, state: SimState, path: str, fmt: str) -> Response:
     if path == "/rate_limit" and req.method == "GET":
         return _rate_limit(req, state)  # not rate limited itself
     handler, args = _route(req.method, path)
+    if fmt == ACTIVITY_FORMAT and handler not in _ACTIVITY_HANDLERS:
+        return error_response(ApiError("not_acceptable", "Activity Streams only for activities"))
     return limited(req, state, lambda token: handler(req, state, token, *args))
 
 
-def _accepts_json(req: Request) -> bool:
+def _negotiate(req: Request, path: str) -> tuple[str, str | None]:
+    """The path without its format suffix and the format asked for (None: not acceptable)."""
+    if path.endswith(".json"):
+        return path[: -len(".json")], JSON_FORMAT
+    if path.endswith(".as"):
+        return path[: -len(".as")], ACTIVITY_FORMAT
+    if path.endswith(_UNSUPPORTED_SUFFIXES):
+        return path, None
     accept = req.header("accept")
     if not accept:
-        return True
+        return path, JSON_FORMAT
     media = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return bool(media & _JSON_MEDIA)
+    if media & _JSON_MEDIA:
+        return path, JSON_FORMAT
+    if media & _ACTIVITY_MEDIA:
+        return path, ACTIVITY_FORMAT
+    return path, None
 
 
-def _route(method: str, path: str) -> tuple[Callable[..., Response], tuple[str, ...]]:
-    if method == "GET":
-        if path in ("", "/"):
-            return _hello, ()
-        if path in ("/things/lookup", "/things/lookup/"):
-            return _lookup, ()
-        if path == "/user":
-            return _me, ()
-        if match := _THING_IDS.match(path):
-            return _things, (match.group(1),)
-        if match := _USER.match(path):
-            return _user, (urllib.parse.unquote(match.group(1)),)
-    if method == "POST":
-        if path == "/flattr":
-            return _flattr_url, ()
-        if match := _THING_FLATTR.match(path):
-            return _flattr_id, (match.group(1),)
+def _jsonp(response: Response, callback: str) -> Response:
+    """callback(<json>); the status and headers stay (rate-limit headers included)."""
+    if response.drop or not response.body:
+        return response
+    response.body = f"/**/{callback}(".encode() + response.body + b");"
+    response.content_type = JSONP_CONTENT_TYPE
+    return response
+
+
+_SEGMENT = r"([^/]+)"
+_GET_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/?$"), "_hello"),
+    (re.compile(r"^/user$"), "_me"),
+    (re.compile(r"^/user/things$"), "_my_things"),
+    (re.compile(r"^/user/flattrs$"), "_my_flattrs"),
+    (re.compile(r"^/user/activities$"), "_my_activities"),
+    (re.compile(rf"^/users/{_SEGMENT}$"), "_user"),
+    (re.compile(rf"^/users/{_SEGMENT}/things$"), "_user_things"),
+    (re.compile(rf"^/users/{_SEGMENT}/flattrs$"), "_user_flattrs"),
+    (re.compile(rf"^/users/{_SEGMENT}/activities$"), "_user_activities"),
+    (re.compile(r"^/things$"), "_things_query"),
+    (re.compile(r"^/things/lookup/?$"), "_lookup"),
+    (re.compile(r"^/things/search$"), "_search"),
+    (re.compile(rf"^/things/{_SEGMENT}$"), "_things"),
+    (re.compile(rf"^/things/{_SEGMENT}/flattrs$"), "_thing_flattrs"),
+    (re.compile(r"^/categories$"), "_categories"),
+    (re.compile(r"^/languages$"), "_languages"),
+]
+_POST_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/flattr$"), "_flattr_url"),
+    (re.compile(r"^/things/([0-9]+)/flattr$"), "_flattr_id"),
+    (re.compile(r"^/user/verify$"), "_verify_me"),
+    (re.compile(rf"^/users/{_SEGMENT}/verify$"), "_verify_user"),
+]
+
+
+def _route(method: str, path: str) -> tuple[Handler, tuple[str, ...]]:
+    table = _GET_ROUTES if method == "GET" else _POST_ROUTES if method == "POST" else []
+    for pattern, name in table:
+        if match := pattern.match(path):
+            handler: Handler = globals()[name]
+            groups = match.groups()
+            # Thing ids stay raw: only a literal comma separates them ("%2C" does not).
+            args = groups if name == "_things" else tuple(urllib.parse.unquote(g) for g in groups)
+            return handler, args
     return _not_found, ()
 
 
@@ -101,11 +176,45 @@ def _require(token: Token | None, scope: str | None = None) -> Token:
     return token
 
 
+def _paging(req: Request) -> tuple[int, int]:
+    """count (default 30) and page (from 1); anything else is invalid_parameters."""
+    values = []
+    for name, default, top in (("count", DEFAULT_PAGE_COUNT, MAX_PAGE_COUNT), ("page", 1, None)):
+        raw = req.arg(name)
+        if raw is None or raw == "":
+            values.append(default)
+            continue
+        if not _whole(raw) or int(raw) < 1 or (top is not None and int(raw) > top):
+            limit = f"1 to {top}" if top else "1 or more"
+            raise ApiError("invalid_parameters", f"{name} must be a whole number from {limit}")
+        values.append(int(raw))
+    return values[0], values[1]
+
+
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _page(req: Request, items: list[Any]) -> list[Any]:
+    count, page = _paging(req)
+    return items[(page - 1) * count : page * count]
+
+
+def _full(req: Request) -> bool:
+    return "full" in req.query  # any value, even empty ("?full")
+
+
+def _visible(thing: Thing, viewer: Token | None) -> bool:
+    """Hidden things show only to their owner."""
+    return not thing.hidden or (viewer is not None and viewer.username == thing.owner)
+
+
 def _hello(req: Request, state: SimState, token: Token | None) -> Response:
     return json_response(200, {"message": "hello_world"})
 
 
-def _not_found(req: Request, state: SimState, token: Token | None) -> Response:
+def _not_found(req: Request, state: SimState, token: Token | None, *args: str) -> Response:
     raise ApiError("not_found")
 
 
@@ -126,30 +235,80 @@ def _rate_limit(req: Request, state: SimState) -> Response:
     )
 
 
+def _categories(req: Request, state: SimState, token: Token | None) -> Response:
+    return json_response(200, [{"id": i, "text": t} for i, t in CATEGORIES])
+
+
+def _languages(req: Request, state: SimState, token: Token | None) -> Response:
+    return json_response(200, [{"id": i, "text": t} for i, t in LANGUAGES])
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+def _known_user(state: SimState, username: str) -> str:
+    if username not in state.accounts.users:
+        raise ApiError("not_found", "The requested user could not be found")
+    return username
+
+
 def _me(req: Request, state: SimState, token: Token | None) -> Response:
     viewer = _require(token)
     return json_response(200, user_json(state.accounts.users[viewer.username], req.base, viewer))
 
 
 def _user(req: Request, state: SimState, token: Token | None, username: str) -> Response:
-    user = state.accounts.users.get(username)
-    if user is None:
-        raise ApiError("not_found", "The requested user could not be found")
+    user = state.accounts.users[_known_user(state, username)]
     return json_response(200, user_json(user, req.base, token))
 
 
+# --- things ---------------------------------------------------------------------------------
+
+
+def _owned_things(req: Request, state: SimState, token: Token | None, owner: str) -> Response:
+    things = sorted(
+        (t for t in state.catalog.things.values() if t.owner == owner and _visible(t, token)),
+        key=lambda t: -t.id,  # newest first
+    )
+    full = _full(req)
+    return json_response(
+        200, [thing_json(t, req.base, state.accounts, token, full) for t in _page(req, things)]
+    )
+
+
+def _my_things(req: Request, state: SimState, token: Token | None) -> Response:
+    return _owned_things(req, state, token, _require(token).username)
+
+
+def _user_things(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+    return _owned_things(req, state, token, _known_user(state, username))
+
+
 def _things(req: Request, state: SimState, token: Token | None, ids: str) -> Response:
-    full = "full" in req.query
-    # Only a literal comma separates ids; "%2C" stays part of one (invalid) id, as on the server.
-    parts = ids.split(",")
+    """/things/:id and /things/:id,:id,... (a literal comma)."""
+    return _things_by_id(req, state, token, ids.split(","), many=len(ids.split(",")) > 1)
+
+
+def _things_query(req: Request, state: SimState, token: Token | None) -> Response:
+    """/things?id=a,b: the 2012 form of "several things"; always a list."""
+    raw = req.arg("id")
+    if not raw:
+        raise ApiError("invalid_parameters", "The id parameter is required")
+    return _things_by_id(req, state, token, raw.split(","), many=True)
+
+
+def _things_by_id(
+    req: Request, state: SimState, token: Token | None, parts: list[str], *, many: bool
+) -> Response:
     things: list[Thing] = []
     for part in parts:
-        thing = state.catalog.things.get(int(part)) if part.isdigit() else None
+        thing = state.catalog.things.get(int(part)) if _whole(part) else None
         if thing is None:
-            raise ApiError("not_found")
+            raise ApiError("not_found", f"Thing {part} was not found")
         things.append(thing)
+    full = _full(req)
     rendered = [thing_json(t, req.base, state.accounts, token, full) for t in things]
-    return json_response(200, rendered if len(parts) > 1 else rendered[0])
+    return json_response(200, rendered if many else rendered[0])
 
 
 def _lookup(req: Request, state: SimState, token: Token | None) -> Response:
@@ -166,6 +325,82 @@ def _lookup(req: Request, state: SimState, token: Token | None) -> Response:
         return json_response(200, {"message": "flattrable", "url": found.url})
     # Not the standard error shape: that is what the real lookup answered.
     return json_response(404, {"message": "not_found", "description": "No thing was found"})
+
+
+def _search(req: Request, state: SimState, token: Token | None) -> Response:
+    found = search.search(
+        state.catalog.things.values(),
+        state.catalog.flattrs,
+        query=req.arg("query"),
+        url=req.arg("url"),
+        tags=req.arg("tags"),
+        language=req.arg("language"),
+        category=req.arg("category"),
+        user=req.arg("user"),
+        sort=req.arg("sort"),
+        visible=lambda t: _visible(t, token),
+    )
+    count, page = _paging(req)
+    items = found[(page - 1) * count : page * count]
+    full = _full(req)
+    return json_response(
+        200,
+        {
+            "total_items": len(found),
+            "items": len(items),
+            "page": page,
+            "things": [thing_json(t, req.base, state.accounts, token, full) for t in items],
+        },
+    )
+
+
+# --- flattrs --------------------------------------------------------------------------------
+
+
+def _flattr_list(
+    req: Request, state: SimState, token: Token | None, records: list[FlattrRecord]
+) -> Response:
+    full = _full(req)
+    things = state.catalog.things
+    newest_first = sorted(records, key=lambda r: -r.id)
+    return json_response(
+        200,
+        [
+            flattr_json(r, things[r.thing_id], req.base, state.accounts, token, full)
+            for r in _page(req, newest_first)
+        ],
+    )
+
+
+def _by_user(state: SimState, username: str) -> list[FlattrRecord]:
+    return [r for r in state.catalog.flattrs if r.username == username]
+
+
+def _my_flattrs(req: Request, state: SimState, token: Token | None) -> Response:
+    viewer = _require(token)
+    return _flattr_list(req, state, token, _by_user(state, viewer.username))
+
+
+def _user_flattrs(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+    user = state.accounts.users[_known_user(state, username)]
+    if user.hide_flattrs and (token is None or token.username != username):
+        return json_response(200, [])  # documented: an empty list, not an error
+    return _flattr_list(req, state, token, _by_user(state, username))
+
+
+def _thing_flattrs(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
+    viewer = _require(token)  # the one documented error is 401
+    thing = state.catalog.things.get(int(thing_id)) if _whole(thing_id) else None
+    if thing is None:
+        raise ApiError("not_found", f"Thing {thing_id} was not found")
+    users = state.accounts.users
+    records = [
+        r
+        for r in state.catalog.flattrs
+        if r.thing_id == thing.id
+        and (r.username == viewer.username or not users[r.username].hide_flattrs)
+    ]
+    return _flattr_list(req, state, token, records)
 
 
 def _flattr_url(req: Request, state: SimState, token: Token | None) -> Response:
@@ -202,6 +437,7 @@ def _flattr(req: Request, state: SimState, viewer: Token, found: Thing | Candida
     state.ledger.flattrs.append(
         AcceptedFlattr(thing.url, user.username, time.time(), None, SOURCE_API)
     )
+    _announce_pending(req, state, thing, user.username)
     location = f"{req.base}{API_PREFIX}/things/{thing.id}"
     body: dict[str, Any] = {
         "message": "ok",
@@ -210,3 +446,85 @@ def _flattr(req: Request, state: SimState, viewer: Token, found: Thing | Candida
         "location": location,  # deprecated but present in real responses
     }
     return json_response(200, body)
+
+
+def _announce_pending(req: Request, state: SimState, thing: Thing, flattrer: str) -> None:
+    """An unclaimed thing got a flattr: tell its partner's web hook (pendingclickcreate)."""
+    if identity_namespace(thing.owner) is None:
+        return
+    partner = state.partners.for_identity(thing.owner)
+    if partner is None or partner.webhook_url is None:
+        return
+    form = pending_click_form(
+        thing.id, thing.owner, thing.flattrs, flattrer, f"{req.base}/claim/{thing.id}"
+    )
+    delivery = Delivery(partner.webhook_url, form, time.time())
+    state.partners.deliveries.append(delivery)
+    deliver_later(state.lock, delivery)
+
+
+# --- activities -----------------------------------------------------------------------------
+
+
+def _activities(req: Request, state: SimState, username: str) -> Response:
+    kind = req.arg("type") or "outgoing"
+    if kind not in ("outgoing", "incoming"):
+        raise ApiError("invalid_parameters", "type must be outgoing or incoming")
+    things = state.catalog.things
+    if kind == "outgoing":
+        records = _by_user(state, username)
+    else:
+        records = [r for r in state.catalog.flattrs if things[r.thing_id].owner == username]
+    items = [activity_json(r, things[r.thing_id], req.base) for r in reversed(records)]
+    response = json_response(200, {"items": items}, content_type=ACTIVITY_CONTENT_TYPE)
+    return response
+
+
+def _my_activities(req: Request, state: SimState, token: Token | None) -> Response:
+    return _activities(req, state, _require(token).username)
+
+
+def _user_activities(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+    return _activities(req, state, _known_user(state, username))
+
+
+_ACTIVITY_HANDLERS: frozenset[Handler] = frozenset({_my_activities, _user_activities})
+
+
+# --- partner verification -------------------------------------------------------------------
+
+
+def _identity(req: Request) -> str:
+    identity = req.params_body().get("identity") or req.arg("identity")
+    if not isinstance(identity, str) or not identity:
+        raise ApiError("invalid_parameters", "The identity parameter is required")
+    if identity_namespace(identity) is None:
+        raise ApiError("unauthorized", f"Invalid identifier {identity!r}")
+    return identity
+
+
+def _verified(state: SimState, identity: str, username: str) -> Response:
+    claimed = state.catalog.claim(identity, username)
+    return json_response(
+        200, {"message": "ok", "description": "Identity verified", "claimed_things": claimed}
+    )
+
+
+def _verify_me(req: Request, state: SimState, token: Token | None) -> Response:
+    """The signed-in user claims a partner identity (the partner vouches for it)."""
+    viewer = _require(token)
+    identity = _identity(req)
+    if state.partners.for_identity(identity) is None:
+        raise ApiError("unauthorized", "No partner may verify this identifier")
+    return _verified(state, identity, viewer.username)
+
+
+def _verify_user(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+    """A partner (its own credential as the Bearer) binds one of its identities to a user."""
+    partner = state.partners.by_token(req.bearer_token())
+    if partner is None:
+        raise ApiError("unauthorized", "Partner credentials are required")
+    identity = _identity(req)
+    if not partner.covers(identity):
+        raise ApiError("unauthorized", "This partner is not allowed to verify this identifier")
+    return _verified(state, identity, _known_user(state, username))

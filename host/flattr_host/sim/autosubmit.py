@@ -12,6 +12,10 @@ from .settings import AUTO_SUBMIT_PREFIXES, DEFAULT_CATEGORY, DEFAULT_LANGUAGE
 class AutoSubmit:
     url: str  # the inner URL: the thing's identity
     owner: str | None  # user_id, or a partner identifier given as owner=
+    # owner= (a partner identifier) rather than user_id= (a Flattr username).
+    owner_is_identity: bool = False
+    # Both user_id= and owner= were given: exactly one is allowed.
+    ambiguous_owner: bool = False
     title: str = ""
     description: str = ""
     language: str = DEFAULT_LANGUAGE
@@ -42,6 +46,8 @@ def parse_auto_submit(url: str) -> AutoSubmit | None:
     return AutoSubmit(
         url=inner,
         owner=first("user_id") or first("owner") or None,
+        owner_is_identity=bool(first("owner")) and not first("user_id"),
+        ambiguous_owner=bool(first("owner")) and bool(first("user_id")),
         title=first("title"),
         description=first("description"),
         language=first("language") or DEFAULT_LANGUAGE,

@@ -48,20 +48,20 @@ def handle(req: Request, state: SimState) -> Response:
         state.ledger.received.append(record)
 
         if step is not None and step.replaces_answer and not step.accept:
-            response = _fault_answer(step)
-            # Like every answer of a rate-limited resource, a fault's carries the window (§4).
+            response = fault_answer(step)
+            # Like every answer of a rate-limited resource, a fault's carries the window (docs/flattr-api.md#rate-limits).
             response.headers.extend(state.rate_limiter.peek(rate_key(req, token)).headers())
         else:
             response = limited(req, state, lambda tok: _process(req, state, tok, record))
             if step is not None and step.replaces_answer:
                 window = [h for h in response.headers if h[0].lower().startswith("x-ratelimit-")]
-                response = _fault_answer(step)
+                response = fault_answer(step)
                 response.headers.extend(window)
         record.status = 0 if response.drop else response.status
         return response
 
 
-def _fault_answer(step: FaultStep) -> Response:
+def fault_answer(step: FaultStep) -> Response:
     if step.drop:
         return Response(0, drop=True, note=f"fault: {step.describe()}")
     assert step.status is not None

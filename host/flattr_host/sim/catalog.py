@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .autosubmit import AutoSubmit, parse_auto_submit
 from .errors import ApiError
+from .partners import is_identity
 from .settings import DEFAULT_CATEGORY, DEFAULT_LANGUAGE, DISCOVERABLE_HOSTS, FIRST_THING_ID
 
 
@@ -30,6 +31,16 @@ class Thing:
 
 
 @dataclass(frozen=True)
+class FlattrRecord:
+    """One flattr made through the API (POST /flattr or /things/:id/flattr)."""
+
+    id: int
+    username: str
+    thing_id: int
+    created_at: int
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A URL that is not a thing yet but may become one on its first flattr."""
 
@@ -46,12 +57,14 @@ class Catalog:
         self._by_url: dict[str, int] = {}
         self._next_id = FIRST_THING_ID
         self.discoverable = True
+        self.flattrs: list[FlattrRecord] = []
 
     def reset(self) -> None:
         self.things.clear()
         self._by_url.clear()
         self._next_id = FIRST_THING_ID
         self.discoverable = True
+        self.flattrs.clear()
 
     def by_url(self, url: str) -> Thing | None:
         thing_id = self._by_url.get(url)
@@ -64,6 +77,7 @@ class Catalog:
         """
         submit = parse_auto_submit(url)
         if submit is not None:
+            _check_owner(submit)
             thing = self.by_url(submit.url)
             if thing is not None:
                 if submit.owner is not None and submit.owner != thing.owner:
@@ -110,6 +124,29 @@ class Catalog:
             raise ApiError("flattr_owner")
         if username in thing.flattr_users:
             raise ApiError("flattr_once")
+        now = int(time.time())
         thing.flattr_users.add(username)
         thing.flattrs += 1
-        thing.last_flattr_at = int(time.time())
+        thing.last_flattr_at = now
+        self.flattrs.append(FlattrRecord(len(self.flattrs) + 1, username, thing.id, now))
+
+    def claim(self, identity: str, username: str) -> int:
+        """Give every thing owned by a partner identity to a Flattr user; how many moved."""
+        moved = 0
+        for thing in self.things.values():
+            if thing.owner == identity:
+                thing.owner = username
+                thing.updated_at = int(time.time())
+                moved += 1
+        return moved
+
+
+def _check_owner(submit: AutoSubmit) -> None:
+    if submit.ambiguous_owner:
+        raise ApiError("validation", "Give either user_id or owner in an auto-submit URL, not both")
+    if submit.owner_is_identity and submit.owner is not None and not is_identity(submit.owner):
+        raise ApiError(
+            "validation",
+            f"Unsupported owner identifier {submit.owner!r}: use email:<md5 of the address>, "
+            "twitter:user:id:<id> or partner:<namespace>:<id>",
+        )

@@ -88,6 +88,7 @@ class SimControl:
         subscription_active: bool | None = True,
         *,
         means: int | None = None,
+        hide_flattrs: bool | None = None,
     ) -> dict[str, Any]:
         """Create or update a user; a token given is added to its tokens (several allowed)."""
         body = {
@@ -95,6 +96,7 @@ class SimControl:
             "token": token,
             "subscription_active": subscription_active,
             "means": means,
+            "hide_flattrs": hide_flattrs,
         }
         result: dict[str, Any] = self._call("POST", "users", body)
         return result
@@ -120,9 +122,11 @@ class SimControl:
         reject_urls: list[str] | None = None,
         dedupe: bool | None = None,
     ) -> None:
-        """Replace the bulk endpoint's fault plan. Steps are used one per bulk request:
+        """Replace the fault plan. Steps are used one per request of their endpoint:
         {"status": 503, "retry_after": 2, "body": {...}}, {"drop": true}, {"delay": 1.5},
-        {} (pass), and "accept": true with status/drop to record the request before failing."""
+        {} (pass), and "accept": true with status/drop to record the request before failing.
+        A step is for the bulk endpoint unless it names another ("endpoint": "/things/search",
+        the path under /rest/v2 without ".json") or any ("endpoint": "*")."""
         body = {"script": script or [], "reject_urls": reject_urls or [], "dedupe": dedupe}
         self._call("POST", "faults", body)
 
@@ -145,6 +149,7 @@ class SimControl:
         client_secret: str | None = None,
         redirect_uri: str | None = None,
         echo_state: bool | None = None,
+        code_ttl: float | None = None,
     ) -> dict[str, Any]:
         """The registered OAuth app; returns its full settings."""
         body = {
@@ -152,6 +157,7 @@ class SimControl:
             "client_secret": client_secret,
             "redirect_uri": redirect_uri,
             "echo_state": echo_state,
+            "code_ttl": code_ttl,
         }
         result: dict[str, Any] = self._call("POST", "app", body)
         return result
@@ -169,6 +175,28 @@ class SimControl:
     def things(self) -> list[dict[str, Any]]:
         things: list[dict[str, Any]] = self._call("GET", "things")["things"]
         return things
+
+    def add_thing(self, url: str, owner: str, **fields: Any) -> int:
+        """A thing registered on flattr.com (title, description, tags, language, category,
+        hidden); returns its id."""
+        return int(self._call("POST", "things", {"url": url, "owner": owner, **fields})["id"])
+
+    def add_partner(
+        self,
+        name: str,
+        namespaces: list[str],
+        webhook_url: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        """A community partner owning identifier namespaces ("email", "twitter",
+        "partner:<name>"), with its web hook and its credential for POST /users/:u/verify."""
+        body = {"name": name, "namespaces": namespaces, "webhook_url": webhook_url, "token": token}
+        self._call("POST", "partners", body)
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Every web hook POST made (status 0 while in flight or when it failed)."""
+        deliveries: list[dict[str, Any]] = self._call("GET", "webhooks")["deliveries"]
+        return deliveries
 
 
 class SimProcess:

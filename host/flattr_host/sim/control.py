@@ -6,8 +6,12 @@ POST /_sim/revoke       {"token"} or {"username"}  those tokens get 401 from now
 POST /_sim/subscription {"username"?, "active"?, "legacy_402"?}  legacy_402 is server-wide
 POST /_sim/faults       {"script": [step...], "reject_urls": [...], "dedupe": bool|null}
 POST /_sim/rate_limit   {"limit"?, "remaining"?, "reset_in"?}  one window for every token
-POST /_sim/app          {"client_id"?, "client_secret"?, "redirect_uri"?, "echo_state"?}
-GET  /_sim/received | /_sim/flattrs | /_sim/faults | /_sim/things | /_sim/health
+POST /_sim/app          {"client_id"?, "client_secret"?, "redirect_uri"?, "echo_state"?,
+                         "code_ttl"?}
+POST /_sim/things       {"url", "owner", "title"?, "description"?, "tags"?, "language"?,
+                         "category"?, "hidden"?}  a thing as if registered on flattr.com
+POST /_sim/partners     {"name", "namespaces": [...], "webhook_url"?, "token"?}
+GET  /_sim/received | /_sim/flattrs | /_sim/faults | /_sim/things | /_sim/webhooks | /_sim/health
 Omitted or null fields leave a setting unchanged; a bad request gets 400 {"error": why}.
 """
 
@@ -18,8 +22,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .accounts import valid_username
+from .autosubmit import AutoSubmit
+from .catalog import Candidate
 from .faults import parse_step
 from .messages import Request, Response, json_response
+from .partners import Partner, check_webhook_url
+from .settings import DEFAULT_CATEGORY, DEFAULT_LANGUAGE
 from .state import SimState
 
 CONTROL_PREFIX = "/_sim"
@@ -165,6 +173,11 @@ def _app(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
     echo = _opt(body, "echo_state", bool)
     if echo is not None:
         app.echo_state = echo
+    ttl = _opt(body, "code_ttl", (int, float))
+    if ttl is not None:
+        if ttl < 0:
+            raise ControlError("code_ttl must not be negative")
+        app.code_ttl_seconds = float(ttl)
     # The secret is the test's own value; echoing it back is harmless and handy.
     return {
         "ok": True,
@@ -183,6 +196,49 @@ def _flattrs(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
     return {"flattrs": [entry.to_json() for entry in state.ledger.flattrs]}
 
 
+def _add_thing(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    url, owner = _opt(body, "url", str), _opt(body, "owner", str)
+    if not url or not owner:
+        raise ControlError("url and owner are required")
+    if state.catalog.by_url(url) is not None:
+        raise ControlError(f"{url} is already a thing")
+    tags = _opt(body, "tags", list) or []
+    if not all(isinstance(tag, str) for tag in tags):
+        raise ControlError("tags must be a list of strings")
+    submit = AutoSubmit(
+        url=url,
+        owner=owner,
+        title=_opt(body, "title", str) or "",
+        description=_opt(body, "description", str) or "",
+        language=_opt(body, "language", str) or DEFAULT_LANGUAGE,
+        category=_opt(body, "category", str) or DEFAULT_CATEGORY,
+        tags=list(tags),
+        hidden=bool(_opt(body, "hidden", bool)),
+    )
+    thing = state.catalog.create(Candidate(url, owner, submit))
+    return {"ok": True, "id": thing.id}
+
+
+def _partners(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    name = _opt(body, "name", str)
+    namespaces = _opt(body, "namespaces", list) or []
+    if not name or not namespaces or not all(isinstance(n, str) for n in namespaces):
+        raise ControlError('give a name and namespaces, e.g. ["partner:example", "email"]')
+    webhook = _opt(body, "webhook_url", str)
+    if webhook is not None:
+        try:
+            check_webhook_url(webhook)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from None
+    token = _opt(body, "token", str)
+    state.partners.by_name[name] = Partner(name, frozenset(namespaces), webhook, token)
+    return {"ok": True, "name": name, "namespaces": sorted(namespaces), "webhook_url": webhook}
+
+
+def _webhooks(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
+    return {"deliveries": [d.to_json() for d in state.partners.deliveries]}
+
+
 def _things(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "things": [
@@ -199,6 +255,7 @@ _GET: dict[str, Route] = {
     "flattrs": _flattrs,
     "faults": _get_faults,
     "things": _things,
+    "webhooks": _webhooks,
 }
 _POST: dict[str, Route] = {
     "reset": _reset,
@@ -208,4 +265,6 @@ _POST: dict[str, Route] = {
     "faults": _set_faults,
     "rate_limit": _rate_limit,
     "app": _app,
+    "things": _add_thing,
+    "partners": _partners,
 }

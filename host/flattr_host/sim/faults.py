@@ -1,4 +1,4 @@
-"""The fault plan for POST /rest/v2/flattr/bulk: a script of steps, rejected URLs, dedupe."""
+"""The fault plan: a script of steps for the API's endpoints, rejected bulk URLs, dedupe."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from typing import Any
 
 from .settings import MAX_FAULT_DELAY_SECONDS
 
-_STEP_KEYS = frozenset({"status", "retry_after", "body", "drop", "delay", "accept"})
+_STEP_KEYS = frozenset({"status", "retry_after", "body", "drop", "delay", "accept", "endpoint"})
+# A step without "endpoint" is for the bulk endpoint; "*" is for any API endpoint.
+BULK_ENDPOINT = "/flattr/bulk"
+ANY_ENDPOINT = "*"
 MIN_FAULT_STATUS = 200
 MAX_FAULT_STATUS = 599
 
 
 @dataclass(frozen=True)
 class FaultStep:
-    """One bulk request's fate. An empty step lets that request through untouched.
+    """One API request's fate. An empty step lets that request through untouched.
+
+    endpoint: the path under /rest/v2 it applies to (no ".json"), "*" for any; default the bulk
+        endpoint. Each request uses up the first step meant for it.
 
     status: answer with it (standard error body unless `body` is given), with Retry-After if set.
     drop: close the connection without answering (after reading the request).
@@ -30,6 +36,10 @@ class FaultStep:
     drop: bool = False
     delay: float = 0.0
     accept: bool = False
+    endpoint: str = BULK_ENDPOINT
+
+    def applies_to(self, endpoint: str) -> bool:
+        return self.endpoint in (ANY_ENDPOINT, endpoint)
 
     @property
     def replaces_answer(self) -> bool:
@@ -45,6 +55,8 @@ class FaultStep:
                 data[key] = True
         if self.delay:
             data["delay"] = self.delay
+        if self.endpoint != BULK_ENDPOINT:
+            data["endpoint"] = self.endpoint
         return data
 
     def describe(self) -> str:
@@ -90,7 +102,10 @@ def parse_step(raw: Any) -> FaultStep:
     body = raw.get("body")
     if body is not None and status is None:
         raise ValueError("body needs a status")
-    return FaultStep(status, retry_after, body, drop, float(delay), accept)
+    endpoint = raw.get("endpoint", BULK_ENDPOINT)
+    if not isinstance(endpoint, str) or not (endpoint == ANY_ENDPOINT or endpoint.startswith("/")):
+        raise ValueError('endpoint must be a path under /rest/v2 such as "/things/search", or "*"')
+    return FaultStep(status, retry_after, body, drop, float(delay), accept, endpoint)
 
 
 class FaultPlan:
@@ -110,8 +125,13 @@ class FaultPlan:
         self.reject_urls = list(reject_urls)
         self.dedupe = dedupe
 
-    def next_step(self) -> FaultStep | None:
-        return self.script.popleft() if self.script else None
+    def next_step(self, endpoint: str = BULK_ENDPOINT) -> FaultStep | None:
+        """Use up the first step meant for this endpoint (None: no fault)."""
+        for index, step in enumerate(self.script):
+            if step.applies_to(endpoint):
+                del self.script[index]
+                return step
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {

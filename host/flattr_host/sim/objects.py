@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from typing import Any
 
 from .accounts import Accounts, Token, User
-from .catalog import Thing
+from .catalog import FlattrRecord, Thing
+from .partners import is_identity
 
 
 def _q(name: str) -> str:
@@ -14,7 +16,7 @@ def _q(name: str) -> str:
 
 
 def mini_user(username: str, base: str) -> dict[str, Any] | None:
-    if not username:  # unclaimed auto-submit thing
+    if not username or is_identity(username):  # unclaimed: no Flattr user owns it yet
         return None
     return {
         "type": "user",
@@ -87,3 +89,45 @@ def thing_json(
             data["last_flattr_at"] = thing.last_flattr_at or 0
             data["updated_at"] = thing.updated_at
     return data
+
+
+def flattr_json(
+    record: FlattrRecord,
+    thing: Thing,
+    base: str,
+    accounts: Accounts,
+    viewer: Token | None,
+    full: bool,
+) -> dict[str, Any]:
+    """A flattr: the thing (mini, with its owner) and who flattred it (mini user); ``full``
+    expands both."""
+    flattrer = accounts.users.get(record.username)
+    owner: dict[str, Any] | None = mini_user(record.username, base)
+    if full and flattrer is not None:
+        owner = user_json(flattrer, base, viewer)
+    shown = thing_json(thing, base, accounts, viewer, True) if full else mini_thing(thing, base)
+    return {
+        "type": "flattr",
+        "thing": shown,
+        "owner": owner,
+        "created_at": record.created_at,
+    }
+
+
+def activity_json(record: FlattrRecord, thing: Thing, base: str) -> dict[str, Any]:
+    """One Activity Streams item: a user "liked" (flattred) a bookmark (a thing)."""
+    published = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(record.created_at))
+    day = published[:10]
+    name = thing.title or thing.url
+    return {
+        "published": published,
+        "title": f"{record.username} flattred {name}",
+        "actor": {
+            "displayName": record.username,
+            "url": f"{base}/user/{_q(record.username)}",
+            "objectType": "person",
+        },
+        "verb": "like",
+        "object": {"displayName": name, "url": thing.url, "objectType": "bookmark"},
+        "id": f"tag:flattr.com,{day}:{record.username}/flattr/{record.id}",
+    }

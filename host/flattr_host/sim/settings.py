@@ -41,6 +41,52 @@ DISCOVERABLE_HOSTS = frozenset(
     {"github.com", "gist.github.com", "soundcloud.com", "twitter.com", "instagram.com"}
 )
 
+# Paging (contract §1): count defaults to 30, pages start at 1. The largest count is our choice.
+DEFAULT_PAGE_COUNT = 30
+MAX_PAGE_COUNT = 100
+SEARCH_SORTS = ("relevance", "trend", "flattrs", "flattrs_month", "flattrs_week", "flattrs_day")
+# GET /categories: the documented ids and texts.
+CATEGORIES = (
+    ("text", "Text"),
+    ("images", "Images"),
+    ("video", "Video"),
+    ("audio", "Audio"),
+    ("software", "Software"),
+    ("people", "People"),
+    ("rest", "Other"),
+)
+# GET /languages (the docs' own list was shortened; these are the usual locale ids).
+LANGUAGES = (
+    ("sq_AL", "Albanian"),
+    ("ar_DZ", "Arabic"),
+    ("zh_CN", "Chinese"),
+    ("hr_HR", "Croatian"),
+    ("cs_CZ", "Czech"),
+    ("da_DK", "Danish"),
+    ("nl_NL", "Dutch"),
+    ("en_GB", "English"),
+    ("et_EE", "Estonian"),
+    ("fi_FI", "Finnish"),
+    ("fr_FR", "French"),
+    ("de_DE", "German"),
+    ("el_GR", "Greek"),
+    ("it_IT", "Italian"),
+    ("ja_JP", "Japanese"),
+    ("no_NO", "Norwegian"),
+    ("pl_PL", "Polish"),
+    ("pt_PT", "Portuguese"),
+    ("ru_RU", "Russian"),
+    ("es_ES", "Spanish"),
+    ("sv_SE", "Swedish"),
+    ("tr_TR", "Turkish"),
+)
+# JSONP callbacks must be plain (dotted) identifiers: anything else could inject script.
+JSONP_CALLBACK_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$"
+JSONP_CONTENT_TYPE = "application/javascript;charset=utf-8"
+ACTIVITY_CONTENT_TYPE = "application/stream+json;charset=utf-8"
+# Partner web hooks: how long one POST may take.
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+
 # Request handling.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TLS_HANDSHAKE_TIMEOUT_SECONDS = 10.0

@@ -9,6 +9,7 @@ from .accounts import Accounts
 from .catalog import Catalog
 from .faults import FaultPlan
 from .ledger import Ledger
+from .partners import Partners
 from .ratelimit import RateLimiter
 from .settings import DEFAULT_RATE_LIMIT, DEFAULT_USERNAME
 
@@ -32,6 +33,7 @@ class SimState:
         self.faults = FaultPlan()
         self.ledger = Ledger()
         self.rate_limiter = RateLimiter(config.rate_limit)
+        self.partners = Partners()
         # Legacy mode: the bulk endpoint answers 402 for inactive subscriptions (pre-2018 servers).
         self.legacy_402 = False
 
@@ -41,11 +43,13 @@ class SimState:
         return self.config.dedupe if override is None else override
 
     def reset(self, *, users: bool = False) -> None:
-        """Forget requests, flattrs, things, faults and limits; users (and tokens) only if asked."""
+        """Forget requests, flattrs, things, faults, limits and partners; users (and tokens) only if
+        asked."""
         with self.lock:
             self.accounts.reset(users=users)
             self.catalog.reset()
             self.faults.reset()
             self.ledger.reset()
             self.rate_limiter.reset()
+            self.partners.reset()
             self.legacy_402 = False

@@ -47,6 +47,8 @@ def handle(req: Request, state: SimState) -> Response:
             return _authorize(req, state)
         if path == "/submit/auto":
             return _submit_auto(req)
+        if path.startswith("/claim/"):
+            return _claim(path.removeprefix("/claim/"), state)
         if path == "/":
             return _page("Flattr (local simulator)", "<p>This is the local Flattr server.</p>")
     if req.method == "POST" and path == "/oauth/token":
@@ -109,7 +111,7 @@ def _authorize(req: Request, state: SimState) -> Response:
         if not client_id or client_id != app.client_id or response_type not in ("code", "token"):
             return _page("Bad request", f"<p>{html.escape(BAD_REQUEST_TEXT)}</p>", 400)
         redirect_uri = req.arg("redirect_uri")
-        if redirect_uri is not None and redirect_uri != app.redirect_uri:
+        if redirect_uri is not None and not app.accepts_redirect(redirect_uri):
             # Never redirect to an unregistered URI.
             return _page("Bad request", "<p>redirect_uri does not match the application.</p>", 400)
         target = redirect_uri or app.redirect_uri
@@ -210,6 +212,26 @@ def _token(req: Request, state: SimState) -> Response:
     )
     response.headers.extend(NO_STORE_HEADERS)
     return response
+
+
+# --- /claim/<thing id>: where a partner's pendingclickcreate hook sends the owner ------------
+
+
+def _claim(thing_id: str, state: SimState) -> Response:
+    with state.lock:
+        thing = (
+            state.catalog.things.get(int(thing_id))
+            if thing_id.isascii() and thing_id.isdigit()
+            else None
+        )
+        if thing is None:
+            return _page("Not found", "<p>No such thing.</p>", 404)
+        owner, flattrs, url = thing.owner, thing.flattrs, thing.url
+    body = (
+        f"<p>{html.escape(url)} has {flattrs} flattr(s) waiting for {html.escape(owner)}.</p>"
+        "<p>Sign in to Flattr and let the partner site verify that identity to claim them.</p>"
+    )
+    return _page("Claim your flattrs", body)
 
 
 # --- /submit/auto ---------------------------------------------------------------------------
