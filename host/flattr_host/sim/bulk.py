@@ -49,7 +49,8 @@ def handle(req: Request, state: SimState) -> Response:
 
         if step is not None and step.replaces_answer and not step.accept:
             response = fault_answer(step)
-            # Like every answer of a rate-limited resource, a fault's carries the window (docs/flattr-api.md#rate-limits).
+            # Like every answer of a rate-limited resource, a fault's carries the window
+            # (docs/flattr-api.md#rate-limits).
             response.headers.extend(state.rate_limiter.peek(rate_key(req, token)).headers())
         else:
             response = limited(req, state, lambda tok: _process(req, state, tok, record))
