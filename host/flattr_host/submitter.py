@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from . import __version__, accounts, backoff, lease, queue, store
 from .accounts import Account
 from .backoff import RateLimit
+from .logs import redact, redact_secret
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -369,14 +370,19 @@ class Submitter:
         username = answer.body.get("username") if isinstance(answer.body, dict) else None
         if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
             verified = self._write(lambda: self._verified(account.id, username, answer, now))
-            log.info("token verified (account %d)", verified.id)
+            if verified is None:  # a sign-in adopted it meanwhile; go on with the current account
+                log.info("account %d was adopted by a sign-in while verified", account.id)
+            else:
+                log.info("token verified (account %d)", verified.id)
             return True
         if answer.status is not None and 200 <= answer.status < 300:
             answer = dataclasses.replace(answer, message="the user object has no username")
         self._outcome_without_batch(account, answer, now, report)
         return False
 
-    def _verified(self, account_id: int, username: str, answer: _Answer, now: float) -> Account:
+    def _verified(
+        self, account_id: int, username: str, answer: _Answer, now: float
+    ) -> Account | None:
         self._note_rate(answer)
         return accounts.verify(self._conn, account_id, username)
 
@@ -676,6 +682,10 @@ class Submitter:
         import httpx
 
         assert account.token is not None
+        redact_secret(account.token)  # also in `flattr-host flush`, which has no Service
+        if not accounts.is_bearer_token(account.token):
+            # Stored before sign-in checked tokens: it can never be sent, so it counts as rejected.
+            return _Answer(status=401, code="invalid_token", message=accounts.NOT_A_BEARER_TOKEN)
         headers = {
             "Authorization": f"Bearer {account.token}",
             "User-Agent": f"flattr-companion/{__version__}",
@@ -690,8 +700,12 @@ class Submitter:
                 method, self._base + path, headers=headers, content=content
             )
         except httpx.TransportError as exc:
-            return _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
-        return _answer(response, self._tick())
+            answer = _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
+        else:
+            answer = _answer(response, self._tick())
+        # Whatever the server or the network library said is stored and shown: never the token.
+        code = None if answer.code is None else redact(answer.code)
+        return dataclasses.replace(answer, code=code, message=redact(answer.message))
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -785,6 +799,8 @@ def describe_error(error: object) -> str | None:
     if not isinstance(error, dict):
         return None
     status, code, message = error.get("status"), error.get("code"), error.get("message") or ""
+    # Also texts stored before they were redacted at the source.
+    code, message = (None if code is None else redact(str(code))), redact(str(message))
     if status is None:
         return f"Could not reach the Flattr API ({code}): {message}".rstrip(": ")
     words = {
