@@ -15,10 +15,12 @@ from conftest import make_home, sim_env
 from flattr_host import accounts, paths, queue, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from flattr_host.submitter import MAX_ERROR_TEXT
 from hostproc import HostProcess
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
-TOKEN = "echoed-SeCrEt-4c1d9e"
+TOKEN = "Qz7vEcho-SeCrEt-4c1d9e"
+TOKEN_HEAD = TOKEN[:6]  # what is left of a token cut at the end of a text
 LEGACY = "legacy-SeCrEt-77b0a2"
 
 
@@ -92,7 +94,10 @@ def test_a_token_echoed_by_the_server_is_never_stored_or_shown(
     home = make_home(tmp_path / "home", max_attempts=1)
     env = sim_env(home, fresh_sim)
     fresh_sim.control.add_user("echo", TOKEN)
-    echo = {"error": "server_error", "error_description": f"bad request with token {TOKEN}"}
+    # The second copy straddles the cut of a stored error text (300 characters).
+    head = f"bad request with token {TOKEN} "
+    description = head + "x" * (MAX_ERROR_TEXT - len(head) - len(TOKEN_HEAD)) + TOKEN
+    echo = {"error": "server_error", "error_description": description}
     fresh_sim.control.set_faults(script=[{"status": 500, "body": echo}])
     with HostProcess(home, env=env) as host:
         assert host.request("hello")["ok"]
@@ -107,7 +112,7 @@ def test_a_token_echoed_by_the_server_is_never_stored_or_shown(
         assert host.close() == 0
     shown = popup + cli_outputs(env, tmp_path)
     assert "bad request with token [redacted]" in shown  # the outputs are the real thing
-    assert TOKEN not in shown
+    assert TOKEN_HEAD not in shown
     conn = store.connect(paths.database_path(home), load_settings(home))
     try:
         stored = json.dumps(
@@ -117,7 +122,7 @@ def test_a_token_echoed_by_the_server_is_never_stored_or_shown(
         )
     finally:
         conn.close()
-    assert "[redacted]" in stored and TOKEN not in stored
+    assert "[redacted]" in stored and TOKEN_HEAD not in stored
 
 
 def _legacy_home(tmp_path: Path, token: str, error: str | None = None) -> Path:

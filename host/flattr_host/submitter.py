@@ -656,7 +656,7 @@ class Submitter:
             LAST_ERROR_KEY,
             {
                 "status": answer.status,
-                "code": answer.code,
+                "code": None if answer.code is None else redact(answer.code),
                 "message": answer.message,
                 "at": now,
                 # Network errors and retry_statuses are expected to pass; others are suspicious.
@@ -700,12 +700,9 @@ class Submitter:
                 method, self._base + path, headers=headers, content=content
             )
         except httpx.TransportError as exc:
-            answer = _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
-        else:
-            answer = _answer(response, self._tick())
-        # Whatever the server or the network library said is stored and shown: never the token.
-        code = None if answer.code is None else redact(answer.code)
-        return dataclasses.replace(answer, code=code, message=redact(answer.message))
+            message = redact(str(exc) or repr(exc))  # it may quote the header
+            return _Answer(status=None, code=type(exc).__name__, message=message)
+        return _answer(response, self._tick())
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -773,7 +770,8 @@ def _answer(response: httpx.Response, now: float) -> _Answer:
     return _Answer(
         status=response.status_code,
         code=code if isinstance(code, str) else None,
-        message=message[:MAX_ERROR_TEXT],
+        # Redacted before it is cut, so that no part of an echoed token is kept.
+        message=redact(message)[:MAX_ERROR_TEXT],
         body=body,
         retry_after=backoff.parse_retry_after(
             response.headers.get("retry-after"), now=now, offset=offset
@@ -786,7 +784,7 @@ def _answer(response: httpx.Response, now: float) -> _Answer:
 def _describe(answer: _Answer) -> str:
     if answer.status is None:
         return f"network error ({answer.code}): {answer.message}"[:MAX_ERROR_TEXT]
-    code = f" {answer.code}" if answer.code else ""
+    code = f" {redact(answer.code)}" if answer.code else ""
     message = f": {answer.message}" if answer.message else ""
     return f"HTTP {answer.status}{code}{message}"[:MAX_ERROR_TEXT]
 
