@@ -79,7 +79,8 @@ def current(conn: sqlite3.Connection) -> Account | None:
 def sign_in(
     conn: sqlite3.Connection, token: str, subscription_active: bool | None, now: float
 ) -> Account:
-    """Store a token from the flattr.com handshake. Call inside a transaction."""
+    """Store a token from the flattr.com handshake and make its account the current one; the
+    flattrs of accounts whose user was never learned come with it. Call inside a transaction."""
     if not is_bearer_token(token):
         raise ValueError(NOT_A_BEARER_TOKEN)
     existing = conn.execute("SELECT id FROM accounts WHERE token = ?", (token,)).fetchone()

@@ -173,13 +173,16 @@ def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         return 0
     account = accounts.current(conn)
     mine = None if account is None else account.id
+    owners: dict[int | None, str] = {}
     waiting: dict[str, int] = {}
     for r in rows:
         line = (
             f"{r['id']:>6}  {r['state']:<9}  {r['reason']:<9}  {_when(r['created_at'])}  {r['url']}"
         )
         if r["state"] in UNSENT and r["account_id"] != mine:
-            owner = _owner(conn, r["account_id"])
+            if r["account_id"] not in owners:
+                owners[r["account_id"]] = _owner(conn, r["account_id"])
+            owner = owners[r["account_id"]]
             waiting[owner] = waiting.get(owner, 0) + 1
             line += f"  [waits for {owner}]"
         print(line + (f"\n        {redact(r['error'])}" if r["error"] else ""))
