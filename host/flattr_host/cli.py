@@ -188,7 +188,8 @@ def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         print(line + (f"\n        {redact(r['error'])}" if r["error"] else ""))
     if waiting:
         counts = ", ".join(f"{n} for {owner}" for owner, n in waiting.items())
-        print(f"\n{sum(waiting.values())} wait for another account to sign in ({counts}).")
+        whose = "another account" if account is not None else "their account"
+        print(f"\n{sum(waiting.values())} wait for {whose} to sign in ({counts}).")
         if account is not None and account.signed_in:
             print(f"To send them as {_owner(conn, account.id)} instead: {ADOPT_COMMAND}")
             print(f"To see first what would move: {ADOPT_COMMAND} --dry-run")
