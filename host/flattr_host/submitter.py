@@ -371,7 +371,7 @@ class Submitter:
         if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
             verified = self._write(lambda: self._verified(account.id, username, answer, now))
             if verified is None:  # a sign-in adopted it meanwhile; go on with the current account
-                log.info("account %d was adopted by a sign-in while verified", account.id)
+                log.info("account %d was adopted by a sign-in meanwhile", account.id)
             else:
                 log.info("token verified (account %d)", verified.id)
             return True
