@@ -4,16 +4,38 @@ A flattr is bound to the account that was signed in when it was earned and is on
 that account's token. When the API rejects a token (401) the account stays current but loses its
 token: new flattrs keep queueing for it and wait until the same account signs in again. When the
 user signs out on purpose there is no current account and no flattrs are made.
+
+An account whose user was never learned (signed in while the API was unreachable, then signed out
+or its token rejected before ``GET /rest/v2/user`` answered) cannot be claimed by a user name: its
+flattrs go to the next account that signs in on this machine.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 
-from . import store
+from . import queue, store
+from .logs import redact_secret
 
 CURRENT = "current_account"
+# RFC 6750 b64token: the only characters an ``Authorization: Bearer`` header can carry.
+BEARER_TOKEN_CHARS = "[A-Za-z0-9._~+/-]+=*"
+NOT_A_BEARER_TOKEN = (
+    "the token is not a bearer token (RFC 6750: letters, digits and - . _ ~ + / then = padding); "
+    "sign in again on https://flattr.com"
+)
+
+
+def is_bearer_token(token: str) -> bool:
+    return re.fullmatch(BEARER_TOKEN_CHARS, token) is not None
+
+
+def redact_stored_tokens(conn: sqlite3.Connection) -> None:
+    """Every token in the database is redacted from logs and shown errors of this process."""
+    for row in conn.execute("SELECT token FROM accounts WHERE token IS NOT NULL"):
+        redact_secret(row[0])
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,10 @@ def current(conn: sqlite3.Connection) -> Account | None:
 def sign_in(
     conn: sqlite3.Connection, token: str, subscription_active: bool | None, now: float
 ) -> Account:
-    """Store a token from the flattr.com handshake. Call inside a transaction."""
+    """Store a token from the flattr.com handshake and make its account the current one; the
+    flattrs of accounts whose user was never learned come with it. Call inside a transaction."""
+    if not is_bearer_token(token):
+        raise ValueError(NOT_A_BEARER_TOKEN)
     existing = conn.execute("SELECT id FROM accounts WHERE token = ?", (token,)).fetchone()
     if existing is not None:
         account_id = int(existing["id"])
@@ -77,13 +102,35 @@ def sign_in(
             or 0
         )
     store.put(conn, CURRENT, account_id)
+    _adopt_unverified(conn, account_id, now)
     account = get(conn, account_id)
     assert account is not None
     return account
 
 
-def verify(conn: sqlite3.Connection, account_id: int, username: str) -> Account:
-    """Record which user a token belongs to, merging with an earlier account of the same user."""
+def _adopt_unverified(conn: sqlite3.Connection, account_id: int, now: float) -> None:
+    """The flattrs of every account whose user was never learned go to ``account_id``, in their
+    batches (same Idempotency-Key: if it is the same user, a request that did reach the server is
+    recorded once), and those accounts are forgotten once nothing refers to them."""
+    nameless = conn.execute(
+        "SELECT id FROM accounts WHERE username IS NULL AND id != ?", (account_id,)
+    ).fetchall()
+    for row in nameless:
+        source = int(row["id"])
+        queue.rebind(conn, source, account_id, now, uncertain_too=True)
+        conn.execute(
+            "DELETE FROM accounts WHERE id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM flattrs WHERE account_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM batches WHERE account_id = ?)",
+            (source, source, source),
+        )
+
+
+def verify(conn: sqlite3.Connection, account_id: int, username: str) -> Account | None:
+    """Record which user a token belongs to, merging with an earlier account of the same user.
+    None when the account is gone (another sign-in adopted it while its user was asked for)."""
+    if get(conn, account_id) is None:
+        return None
     earlier = conn.execute(
         "SELECT id FROM accounts WHERE username = ? AND id != ? ORDER BY id LIMIT 1",
         (username, account_id),
@@ -137,3 +184,37 @@ def sign_out(conn: sqlite3.Connection, now: float) -> Account | None:
         )
     store.put(conn, CURRENT, None)
     return account
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """The unsent flattrs of one other account (``source`` None: bound to none) and their move."""
+
+    source: Account | None
+    rebound: queue.Rebound
+
+
+def adopt_waiting(
+    conn: sqlite3.Connection, account_id: int, now: float, *, dry_run: bool = False
+) -> list[Adoption]:
+    """Move every flattr that waits for another account to ``account_id`` (``flattr-host queue
+    --adopt``). Call inside one transaction, so that all of it moves or none. A verified account's
+    batches that may already be recorded under its user stay (see ``queue.rebind``)."""
+    rows = conn.execute(
+        "SELECT DISTINCT account_id FROM flattrs WHERE account_id IS NOT ? "
+        "AND state IN ('pending', 'failed', 'in_flight') ORDER BY account_id",
+        (account_id,),
+    ).fetchall()
+    adoptions = []
+    for row in rows:
+        source = None if row[0] is None else get(conn, int(row[0]))
+        rebound = queue.rebind(
+            conn,
+            None if source is None else source.id,
+            account_id,
+            now,
+            uncertain_too=source is None or source.username is None,
+            dry_run=dry_run,
+        )
+        adoptions.append(Adoption(source, rebound))
+    return adoptions

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, accounts, api_cli, export, paths, sites, status, store
+from .logs import redact
 from .settings import FLATTR_SCOPES, Settings, SettingsError, load_settings
 
 PROG = "flattr-host"
+ADOPT_COMMAND = f"{PROG} queue --adopt"
+UNSENT = ("pending", "failed", "in_flight")
 # What to do about a hold that only the user can lift (status.queue_state's ``hold``).
 REFUSED_ADVICE = (
     "Flattr refused the request and it is not retried by itself; fix the cause "
@@ -54,6 +57,7 @@ def main(argv: list[str]) -> int:
     except (sqlite3.Error, store.StoreError, OSError) as exc:
         return _fail(f"cannot open {paths.database_path(home)}: {exc}")
     try:
+        accounts.redact_stored_tokens(conn)  # error texts shown below never carry a token
         handler = globals()[f"_cmd_{args.command.replace('-', '_')}"]
         return int(handler(conn, settings, args))
     except KeyboardInterrupt:
@@ -73,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="account, subscription and queue at a glance")
     q = sub.add_parser("queue", help="flattrs not yet delivered")
     q.add_argument("--all", action="store_true", help="also list delivered flattrs")
+    q.add_argument(
+        "--adopt",
+        action="store_true",
+        help="move the flattrs that wait for another account to the signed-in one",
+    )
+    q.add_argument("--dry-run", action="store_true", help="with --adopt: show, move nothing")
     sub.add_parser("flush", help="send every queued flattr now, failed ones included")
     h = sub.add_parser("history", help="the latest flattrs")
     h.add_argument("-n", "--limit", type=int, default=20)
@@ -166,6 +176,8 @@ def _cmd_status(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     )
     if q.waiting_other_account:
         print(f"               {q.waiting_other_account} wait for another account to sign in")
+        if a.signed_in:
+            print(f"               to send them with this account instead: {ADOPT_COMMAND}")
     if q.hold:
         print(f"waiting        {q.hold}")
     if q.hold == "refused":
@@ -184,18 +196,81 @@ def _cmd_status(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
 
 
 def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    if args.dry_run and not args.adopt:
+        return _fail(f"--dry-run goes with --adopt: {ADOPT_COMMAND} --dry-run")
+    if args.adopt:
+        return _adopt(conn, dry_run=args.dry_run)
     where = "" if args.all else "WHERE state != 'delivered'"
     rows = conn.execute(
-        f"SELECT id, state, reason, url, error, created_at FROM flattrs {where} ORDER BY id"
+        f"SELECT id, state, reason, url, error, created_at, account_id FROM flattrs {where} "
+        "ORDER BY id"
     ).fetchall()
     if not rows:
         print("nothing queued")
         return 0
+    account = accounts.current(conn)
+    mine = None if account is None else account.id
+    owners: dict[int | None, str] = {}
+    waiting: dict[str, int] = {}
     for r in rows:
         line = (
             f"{r['id']:>6}  {r['state']:<9}  {r['reason']:<9}  {_when(r['created_at'])}  {r['url']}"
         )
-        print(line + (f"\n        {r['error']}" if r["error"] else ""))
+        if r["state"] in UNSENT and r["account_id"] != mine:
+            if r["account_id"] not in owners:
+                owners[r["account_id"]] = _owner(conn, r["account_id"])
+            owner = owners[r["account_id"]]
+            waiting[owner] = waiting.get(owner, 0) + 1
+            line += f"  [waits for {owner}]"
+        print(line + (f"\n        {redact(r['error'])}" if r["error"] else ""))
+    if waiting:
+        counts = ", ".join(f"{n} for {owner}" for owner, n in waiting.items())
+        whose = "another account" if account is not None else "their account"
+        print(f"\n{sum(waiting.values())} wait for {whose} to sign in ({counts}).")
+        if account is not None and account.signed_in:
+            print(f"To send them as {_owner(conn, account.id)} instead: {ADOPT_COMMAND}")
+            print(f"To see first what would move: {ADOPT_COMMAND} --dry-run")
+    return 0
+
+
+def _owner(conn: sqlite3.Connection, account_id: int | None) -> str:
+    account = None if account_id is None else accounts.get(conn, account_id)
+    if account is None:
+        return "no account"
+    return account.username or f"an unverified account (#{account.id})"
+
+
+def _adopt(conn: sqlite3.Connection, *, dry_run: bool) -> int:
+    """``queue --adopt``: one transaction moves all that can go to the signed-in account."""
+    account = accounts.current(conn)
+    if account is None or not account.signed_in:
+        return _fail(f"not signed in: sign in from the extension's popup, then: {ADOPT_COMMAND}")
+    with store.transaction(conn):
+        adoptions = accounts.adopt_waiting(conn, account.id, time.time(), dry_run=dry_run)
+    me = _owner(conn, account.id)
+    verb = "would move" if dry_run else "moved"
+    for a in adoptions:
+        owner = "no account" if a.source is None else _owner(conn, a.source.id)
+        if a.rebound.moved:
+            print(f"{verb} {a.rebound.moved} flattrs of {owner} to {me}")
+        if a.rebound.uncertain:
+            print(
+                f"left {a.rebound.uncertain} of {owner}: a request with them may already be "
+                f"recorded as {owner} (network or server error), so sending them as {me} could "
+                f"flattr them twice; they go when {owner} signs in again"
+            )
+        if a.rebound.in_flight:
+            print(
+                f"left {a.rebound.in_flight} of {owner}: being sent right now; "
+                f"run {ADOPT_COMMAND} again once they are settled"
+            )
+    moved = sum(a.rebound.moved for a in adoptions)
+    if not adoptions:
+        print("no flattrs wait for another account")
+    elif dry_run:
+        print(f"nothing changed; to move them: {ADOPT_COMMAND}")
+    elif moved:
+        print(f"they go with the next submission; to send them now: {PROG} flush")
     return 0
 
 

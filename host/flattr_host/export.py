@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from .logs import redact
+
 # Tables in export order, with the columns that are the user's data (no tokens, no leases).
 PARTS: dict[str, tuple[str, str]] = {
     "accounts": (
@@ -62,6 +64,8 @@ def page(conn: sqlite3.Connection, cursor: str | None, max_bytes: int) -> Page:
     out: list[dict[str, Any]] = []
     for row in rows[:MAX_ROWS_PER_PAGE]:
         item = dict(row)
+        if isinstance(item.get("error"), str):  # stored before errors were redacted at the source
+            item["error"] = redact(item["error"])
         size = len(json.dumps(item, ensure_ascii=False).encode()) + 1
         if size > budget:
             if not out:  # a single oversized row: cut its free text rather than stall the export

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from . import queue, sites, urls
+from .logs import redact
 from .settings import Settings
 from .urls import PageMeta
 
@@ -388,7 +389,7 @@ def history(conn: sqlite3.Connection, *, before_id: int | None, limit: int) -> l
             state=r[6],
             created_at=float(r[7]),
             delivered_at=None if r[8] is None else float(r[8]),
-            error=r[9],
+            error=None if r[9] is None else redact(r[9]),
         )
         for r in rows
     ]

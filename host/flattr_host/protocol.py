@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import PROTOCOL_VERSION
+from .accounts import BEARER_TOKEN_CHARS
 
 # Figures of the protocol itself.
 MAX_URL_LENGTH = 8192
@@ -118,7 +119,15 @@ class TokenRequest(Message):
 
     id: RequestId
     type: Literal["token"]
-    token: Annotated[Text, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+    # The host checks the character set itself, to answer with words rather than a regex.
+    token: Annotated[
+        Text,
+        Field(
+            min_length=1,
+            max_length=MAX_TOKEN_LENGTH,
+            json_schema_extra={"pattern": f"^{BEARER_TOKEN_CHARS}$"},
+        ),
+    ]
     subscription: Subscription | None = None
     page_url: Url
 

@@ -253,3 +253,58 @@ def unsent_by_account(conn: sqlite3.Connection) -> dict[int | None, int]:
         "WHERE state IN ('pending', 'failed', 'in_flight') GROUP BY account_id"
     ).fetchall()
     return {(None if row[0] is None else int(row[0])): int(row[1]) for row in rows}
+
+
+@dataclass(frozen=True)
+class Rebound:
+    """What ``rebind`` moved, and what it left where it was (and why)."""
+
+    moved: int = 0
+    in_flight: int = 0  # their batch is being sent right now
+    uncertain: int = 0  # an earlier request with them may have been recorded under their account
+
+
+def rebind(
+    conn: sqlite3.Connection,
+    source: int | None,
+    target: int,
+    now: float,
+    *,
+    uncertain_too: bool,
+    dry_run: bool = False,
+) -> Rebound:
+    """Bind the unsent flattrs of account ``source`` to ``target``, a whole batch at a time so that
+    each batch keeps its Idempotency-Key. A batch being sent stays: its outcome belongs to the
+    request in flight. Unless ``uncertain_too``, so does a batch with a counted attempt (network or
+    server error: the server may have recorded it under ``source``), since sent as another user it
+    could be flattred twice. Moved batches are due now. Call inside a transaction."""
+    rows = conn.execute(
+        "SELECT f.id, f.state, f.batch_id, COALESCE(b.attempts, 0) AS attempts, "
+        "EXISTS (SELECT 1 FROM flattrs g WHERE g.batch_id = f.batch_id AND g.state = 'in_flight') "
+        "AS busy FROM flattrs f LEFT JOIN batches b ON b.id = f.batch_id "
+        "WHERE f.account_id IS ? AND f.state IN ('pending', 'failed', 'in_flight')",
+        (source,),
+    ).fetchall()
+    moved: list[int] = []
+    batches: set[int] = set()
+    in_flight = uncertain = 0
+    for row in rows:
+        if row["busy"] or row["state"] == "in_flight":
+            in_flight += 1
+        elif row["attempts"] and not uncertain_too:
+            uncertain += 1
+        else:
+            moved.append(int(row["id"]))
+            if row["batch_id"] is not None:
+                batches.add(int(row["batch_id"]))
+    if not dry_run:
+        conn.executemany(
+            "UPDATE flattrs SET account_id = ?, updated_at = ? WHERE id = ?",
+            [(target, now, item_id) for item_id in moved],
+        )
+        conn.executemany(
+            "UPDATE batches SET account_id = ?, next_attempt_at = MIN(next_attempt_at, ?) "
+            "WHERE id = ?",
+            [(target, now, batch_id) for batch_id in sorted(batches)],
+        )
+    return Rebound(moved=len(moved), in_flight=in_flight, uncertain=uncertain)

@@ -47,8 +47,7 @@ class Service:
     ) -> Service:
         """Open the database for requests; ``loop`` (if any) submits in the background."""
         conn = store.connect(paths.database_path(home), settings)
-        account = accounts.current(conn)
-        redact_secret(account.token if account else None)
+        accounts.redact_stored_tokens(conn)
         return cls(conn, settings, emit, loop)
 
     def close(self) -> None:
@@ -128,6 +127,8 @@ class Service:
                 "untrusted_origin",
                 "tokens are accepted only from a top-level https://flattr.com page",
             )
+        if not accounts.is_bearer_token(r.token):  # it could never be sent: say so now
+            raise RequestFailed("invalid_request", accounts.NOT_A_BEARER_TOKEN)
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())

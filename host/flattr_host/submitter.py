@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from . import __version__, accounts, backoff, lease, queue, store
 from .accounts import Account
 from .backoff import RateLimit
+from .logs import redact, redact_secret
 from .settings import Settings
 from .verdict import Verdict, judge, named_urls
 
@@ -422,14 +423,19 @@ class Submitter:
         username = answer.body.get("username") if isinstance(answer.body, dict) else None
         if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
             verified = self._write(lambda: self._verified(account.id, username, answer, now))
-            log.info("token verified (account %d)", verified.id)
+            if verified is None:  # a sign-in adopted it meanwhile; go on with the current account
+                log.info("account %d was adopted by a sign-in meanwhile", account.id)
+            else:
+                log.info("token verified (account %d)", verified.id)
             return True
         if answer.status is not None and 200 <= answer.status < 300:
             answer = dataclasses.replace(answer, message="the user object has no username")
         self._outcome_without_batch(account, answer, now, report)
         return False
 
-    def _verified(self, account_id: int, username: str, answer: _Answer, now: float) -> Account:
+    def _verified(
+        self, account_id: int, username: str, answer: _Answer, now: float
+    ) -> Account | None:
         self._note_rate(answer)
         return accounts.verify(self._conn, account_id, username)
 
@@ -746,7 +752,7 @@ class Submitter:
             LAST_ERROR_KEY,
             {
                 "status": answer.status,
-                "code": answer.code,
+                "code": None if answer.code is None else redact(answer.code),
                 "message": answer.message,
                 "at": now,
                 # Network errors and retry_statuses are expected to pass; others are suspicious.
@@ -772,6 +778,10 @@ class Submitter:
         import httpx
 
         assert account.token is not None
+        redact_secret(account.token)  # also in `flattr-host flush`, which has no Service
+        if not accounts.is_bearer_token(account.token):
+            # Stored before sign-in checked tokens: it can never be sent, so it counts as rejected.
+            return _Answer(status=401, code="invalid_token", message=accounts.NOT_A_BEARER_TOKEN)
         headers = {
             "Authorization": f"Bearer {account.token}",
             "User-Agent": f"flattr-companion/{__version__}",
@@ -786,7 +796,8 @@ class Submitter:
                 method, self._base + path, headers=headers, content=content
             )
         except httpx.TransportError as exc:
-            return _Answer(status=None, code=type(exc).__name__, message=str(exc) or repr(exc))
+            message = redact(str(exc) or repr(exc))  # it may quote the header
+            return _Answer(status=None, code=type(exc).__name__, message=message)
         return _answer(response, self._tick(), self._settings.rate_limit_window)
 
     def _http(self) -> httpx.Client:
@@ -851,7 +862,8 @@ def _answer(response: httpx.Response, now: float, window: float) -> _Answer:
     return _Answer(
         status=response.status_code,
         code=code if isinstance(code, str) else None,
-        message=message[:MAX_ERROR_TEXT],
+        # Redacted before it is cut, so that no part of an echoed token is kept.
+        message=redact(message)[:MAX_ERROR_TEXT],
         body=body,
         retry_after=backoff.parse_retry_after(
             response.headers.get("retry-after"), now=now, offset=offset
@@ -867,7 +879,7 @@ def _answer(response: httpx.Response, now: float, window: float) -> _Answer:
 def _describe(answer: _Answer) -> str:
     if answer.status is None:
         return f"network error ({answer.code}): {answer.message}"[:MAX_ERROR_TEXT]
-    code = f" {answer.code}" if answer.code else ""
+    code = f" {redact(answer.code)}" if answer.code else ""
     message = f": {answer.message}" if answer.message else ""
     return f"HTTP {answer.status}{code}{message}"[:MAX_ERROR_TEXT]
 
@@ -880,6 +892,8 @@ def describe_error(error: object) -> str | None:
     if not isinstance(error, dict):
         return None
     status, code, message = error.get("status"), error.get("code"), error.get("message") or ""
+    # Also texts stored before they were redacted at the source.
+    code, message = (None if code is None else redact(str(code))), redact(str(message))
     if status is None:
         return f"Could not reach the Flattr API ({code}): {message}".rstrip(": ")
     words = {
