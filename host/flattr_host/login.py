@@ -292,5 +292,5 @@ def _store(conn: sqlite3.Connection, settings: Settings, token: str) -> str:
     with store.transaction(conn):
         account = accounts.sign_in(conn, token, None, time.time())
         if username is not None:
-            account = accounts.verify(conn, account.id, username)
+            accounts.verify(conn, account.id, username)
     return username or "(not yet verified: the API could not be reached)"
