@@ -14,6 +14,7 @@ from . import PROTOCOL_VERSION, __version__
 CAPABILITIES = (
     "attention",
     "attention_batch",
+    "visits",
     "flattr_now",
     "page_status",
     "sites",

@@ -23,6 +23,7 @@ MAX_TITLE_LENGTH = 1024
 MAX_TOKEN_LENGTH = 4096
 MAX_SEGMENTS_PER_MESSAGE = 200
 MAX_SEGMENT_SECONDS = 3600.0
+MAX_VISITS_PER_MESSAGE = 100
 MAX_HISTORY_PAGE = 200
 DEFAULT_HISTORY_PAGE = 50
 
@@ -132,6 +133,28 @@ class AttentionRequest(Message):
     )
 
 
+class Visit(Message):
+    """One top-level navigation in a normal window (for daily visit flattrs)."""
+
+    url: Url
+    visited_at: float | None = Field(None, description="unix time of the navigation")
+    private: bool = False
+
+
+class VisitsRequest(Message):
+    id: RequestId
+    type: Literal["visits"]
+    visits: Annotated[list[Visit], Field(min_length=1, max_length=MAX_VISITS_PER_MESSAGE)]
+
+
+class SetVisitFlattrsRequest(Message):
+    """Turn daily visit flattrs on or off; off deletes the visits kept."""
+
+    id: RequestId
+    type: Literal["set_visit_flattrs"]
+    enabled: bool
+
+
 class FlattrNowRequest(Message):
     """The popup's "Flattr now" button."""
 
@@ -203,6 +226,8 @@ Request = Annotated[
     | SubscriptionRequest
     | SignOutRequest
     | AttentionRequest
+    | VisitsRequest
+    | SetVisitFlattrsRequest
     | FlattrNowRequest
     | PageStatusRequest
     | SetSiteRequest
@@ -220,6 +245,8 @@ _REQUEST_MODELS: tuple[type[Message], ...] = (
     SubscriptionRequest,
     SignOutRequest,
     AttentionRequest,
+    VisitsRequest,
+    SetVisitFlattrsRequest,
     FlattrNowRequest,
     PageStatusRequest,
     SetSiteRequest,
@@ -281,6 +308,14 @@ class AttentionResult(Message):
     results: list[SegmentResult]
 
 
+class VisitsResult(Message):
+    recorded: int = Field(description="how many visits were kept (the rest do not count)")
+
+
+class VisitFlattrsState(Message):
+    enabled: bool
+
+
 class FlattrNowResult(Message):
     url: str
     flattr_id: int
@@ -331,6 +366,7 @@ class StatusResult(Message):
     queue: QueueState
     mode: Literal["all", "enabled", "metadata"]
     flattrs_today: int
+    visit_flattrs: bool = Field(True, description="daily visit flattrs are on")
 
 
 class HistoryItem(Message):
@@ -401,6 +437,8 @@ RESULTS: dict[str, type[BaseModel]] = {
     "subscription": AccountState,
     "sign_out": AccountState,
     "attention": AttentionResult,
+    "visits": VisitsResult,
+    "set_visit_flattrs": VisitFlattrsState,
     "flattr_now": FlattrNowResult,
     "page_status": PageStatus,
     "set_site": SiteEntry,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import accounts, export, framing, hello, ledger, paths, sites, status, store, urls
+from . import accounts, export, framing, hello, ledger, paths, sites, status, store, urls, visits
 from . import protocol as p
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
@@ -38,6 +38,8 @@ class Service:
         # Events of the current request; sent only once its transaction has committed.
         self._events: list[dict[str, Any]] = []
         self.clock = time.time
+        # The attention day whose visit flattrs were last looked at by this process.
+        self._visits_checked_day: str | None = None
 
     @classmethod
     def open(
@@ -61,6 +63,7 @@ class Service:
         wake = False
         try:
             with store.transaction(self.conn):
+                visits_day, wake = self._process_visits()
                 for message in messages:
                     self._events = []
                     reply, woke = self._handle_one(message)
@@ -73,11 +76,27 @@ class Service:
             return [
                 error(request_id(m), "storage_error", f"nothing was saved: {exc}") for m in messages
             ]
+        self._visits_checked_day = visits_day  # committed
         for e in events:
             self.emit(e)
         if wake and self.loop is not None:
             self.loop.wake()
         return replies
+
+    def _process_visits(self) -> tuple[str, bool]:
+        """Daily visit flattrs, once per attention day: at the first request after it began
+        (host start or 04:00). Returns the day and whether flattrs were queued."""
+        now = self.clock()
+        day = ledger.attention_day(now, self.settings)
+        if day == self._visits_checked_day:
+            return day, False
+        account = accounts.current(self.conn)
+        with_flattr = visits.process_due(
+            self.conn, account_id=account.id if account else None, now=now, settings=self.settings
+        )
+        if with_flattr:
+            log.info("daily visit flattrs: %d site(s) qualified", len(with_flattr))
+        return day, bool(with_flattr) and account is not None
 
     def _handle_one(self, message: Any) -> tuple[dict[str, Any], bool]:
         rid = request_id(message)
@@ -197,6 +216,25 @@ class Service:
                 (r.batch, answer.model_dump_json(), now),
             )
         return answer, any(x.flattrs_queued for x in results)
+
+    def _on_visits(self, r: p.VisitsRequest) -> tuple[BaseModel, bool]:
+        now = self.clock()
+        kept = [
+            visits.record(
+                self.conn,
+                v.url,
+                at=v.visited_at,
+                now=now,
+                settings=self.settings,
+                private=v.private,
+            )
+            for v in r.visits
+        ]
+        return p.VisitsResult(recorded=sum(1 for k in kept if k.recorded)), False
+
+    def _on_set_visit_flattrs(self, r: p.SetVisitFlattrsRequest) -> tuple[BaseModel, bool]:
+        visits.set_enabled(self.conn, r.enabled)
+        return p.VisitFlattrsState(enabled=r.enabled), False
 
     def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
         account = accounts.current(self.conn)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from . import accounts, ledger, sites
+from . import accounts, ledger, sites, visits
 from . import protocol as p
 from .settings import Settings
 
@@ -60,6 +60,7 @@ def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p
         queue=queue_state(conn, now, settings),
         mode=sites.get_mode(conn, settings),
         flattrs_today=flattrs_today(conn, now, settings),
+        visit_flattrs=visits.enabled(conn, settings),
     )
 
 
