@@ -28,6 +28,8 @@ const messages = {
   sign_out: build.signOut(),
   attention: build.attention([SEGMENT, { ...SEGMENT, kind: "audio", title: null, started_at: null }]),
   attention_batch: build.attention([SEGMENT], "7d8f0a2e-batch"),
+  visits: build.visits([{ url: "https://news.example.org/", visited_at: 1764400000.5 }]),
+  set_visit_flattrs: build.setVisitFlattrs(false),
   flattr_now: build.flattrNow(PAGE),
   "flattr_now, no title or meta": build.flattrNow({ url: "https://example.com/" }),
   page_status: build.pageStatus(PAGE),

@@ -28,6 +28,7 @@ PROCESSED_DAY_KEY = "visits.processed_day"
 REASON_VISITS = "visits"
 OFF = "visits_off"
 PRIVATE = "private"
+DUPLICATE = "duplicate"
 RULE_DAILY = "daily"
 RULE_BURST = "burst"
 # A visit time in the future or older than this (clock jump, visit held back) is taken as "now".
@@ -129,6 +130,9 @@ def record(
     if not enabled(conn, settings):
         return VisitResult(None, False, OFF)
     when = _visit_time(at, now)
+    if conn.execute("SELECT 1 FROM visits WHERE at = ?", (when,)).fetchone() is not None:
+        # A resend of a batch whose reply was lost: that very visit is kept already.
+        return VisitResult(None, False, DUPLICATE)
     last = store.get(conn, LAST_VISIT_KEY)
     gap = None if last is None else max(0.0, when - float(last))
     store.put(conn, LAST_VISIT_KEY, when if last is None else max(when, float(last)))

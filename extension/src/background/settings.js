@@ -34,6 +34,10 @@ export const MAX_BATCH_SEGMENTS = 50;
 export const MAX_SEGMENT_SECONDS = 3600;
 /** Unsent segments kept while the host is unreachable; the oldest go first beyond this. */
 export const MAX_OUTBOX_SEGMENTS = 1000;
+// Top-level navigations (for daily visit flattrs) sent per `visits` request, and kept unsent at most
+// while the host is away (the oldest go first).
+export const MAX_BATCH_VISITS = 100;
+export const MAX_PENDING_VISITS = 500;
 /** Two queued segments of the same page merge when the older started at most this long ago. */
 export const MERGE_WINDOW_SECONDS = 1800;
 /** storage.session writes are coalesced over this long. */

@@ -33,6 +33,7 @@ export class UiApi {
       [UI.SET_SITE]: (m) => this.setSite(m),
       [UI.SITES]: () => this.call(build.sites()),
       [UI.SET_MODE]: (m) => this.setMode(m),
+      [UI.SET_VISIT_FLATTRS]: (m) => this.setVisitFlattrs(m),
       [UI.HISTORY]: (m) => this.call(build.history(m.before, m.limit)),
       [UI.EXPORT]: () => this.exportAll(),
       [UI.SIGN_OUT]: () => this.signOut(),
@@ -138,6 +139,16 @@ export class UiApi {
     const answer = await this.call(build.setMode(mode));
     if (answer.ok) {
       this.status.mode = mode;
+      this.changed();
+    }
+    return answer;
+  }
+
+  async setVisitFlattrs({ enabled }) {
+    if (typeof enabled !== "boolean") return fail("invalid_request", "enabled must be true or false");
+    const answer = await this.call(build.setVisitFlattrs(enabled));
+    if (answer.ok) {
+      this.status.visitFlattrs = answer.enabled;
       this.changed();
     }
     return answer;
