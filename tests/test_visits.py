@@ -306,3 +306,12 @@ def test_visit_requests_through_a_real_host(tmp_path: Path) -> None:
         assert host.request("status")["result"]["visit_flattrs"] is False
         too_many = [{"url": NEWS}] * 101
         assert host.request("visits", visits=too_many)["error"]["code"] == "invalid_request"
+
+
+def test_a_resent_visit_is_kept_once(db: tuple[sqlite3.Connection, int]) -> None:
+    conn, _ = db
+    t = DAY1 + HOUR
+    assert visit(conn, NEWS, t).recorded
+    again = visit(conn, NEWS, t)  # the batch resent after a lost reply
+    assert again.reason == visits.DUPLICATE and kept(conn) == 1
+    assert [r[0] for r in conn.execute("SELECT followed FROM visits")] == [0]
