@@ -102,12 +102,21 @@ class SignOutRequest(Message):
     type: Literal["sign_out"]
 
 
+FlattrParam = Literal["title", "description", "language", "tags", "category", "hidden"]
+
+
 class PageMeta(Message):
-    """Creator metadata found on the page."""
+    """Creator metadata found on the page (docs/attention.md#creator-metadata)."""
 
     payment_url: Url | None = None
     flattr_id: Annotated[str, Field(max_length=256)] | None = None
     canonical_url: Url | None = None
+    button_url: Url | None = Field(
+        None, description="Flattr button markup: an auto-submit URL or a flattr.com/thing link"
+    )
+    flattr_params: dict[FlattrParam, Annotated[str, Field(max_length=1024)]] | None = Field(
+        None, description="the other flattr:* meta tags, for the auto-submit URL of flattr_id"
+    )
 
 
 class Segment(Message):
@@ -321,6 +330,15 @@ class FlattrNowResult(Message):
     flattr_id: int
 
 
+class Creator(Message):
+    """Who the page's flattrs go to, when the page says."""
+
+    url: str = Field(description="what is submitted: an auto-submit URL or a Flattr thing")
+    name: str | None = Field(None, description="Flattr username, community identifier or thing id")
+    kind: Literal["user", "owner", "thing"] | None = None
+    source: Literal["payment_link", "flattr_meta", "button"]
+
+
 class PageStatus(Message):
     decision: Decision
     seconds_today: float = 0
@@ -329,6 +347,7 @@ class PageStatus(Message):
     progress: float = Field(0, ge=0, le=1)
     flattrs_today_url: int = 0
     flattrs_today_site: int = 0
+    creator: Creator | None = None
 
 
 class SiteEntry(Message):

@@ -10,7 +10,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import accounts, export, framing, hello, ledger, paths, sites, status, store, urls, visits
+from . import (
+    accounts,
+    creators,
+    export,
+    framing,
+    hello,
+    ledger,
+    paths,
+    sites,
+    status,
+    store,
+    urls,
+    visits,
+)
 from . import protocol as p
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
@@ -278,6 +291,7 @@ class Service:
             progress=s.progress,
             flattrs_today_url=s.flattrs_today_url,
             flattrs_today_site=s.flattrs_today_site,
+            creator=_creator(r.url, _meta(r.meta)) if d.site else None,
         ), False
 
     def _on_set_site(self, r: p.SetSiteRequest) -> tuple[BaseModel, bool]:
@@ -340,8 +354,21 @@ def _is_flattr_page(url: str) -> bool:
 
 def _meta(m: p.PageMeta) -> urls.PageMeta:
     return urls.PageMeta(
-        payment_url=m.payment_url, flattr_id=m.flattr_id, canonical_url=m.canonical_url
+        payment_url=m.payment_url,
+        flattr_id=m.flattr_id,
+        canonical_url=m.canonical_url,
+        button_url=m.button_url,
+        flattr_params=tuple(sorted((m.flattr_params or {}).items())),
     )
+
+
+def _creator(url: str, meta: urls.PageMeta) -> p.Creator | None:
+    c = creators.declared(url, meta)
+    if c is None:
+        return None
+    kind: Any = c.kind
+    source: Any = c.source
+    return p.Creator(url=c.submit_url, name=c.name, kind=kind, source=source)
 
 
 def _segment(s: p.Segment) -> ledger.Segment:
