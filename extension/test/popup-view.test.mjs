@@ -6,6 +6,7 @@ import { test } from "node:test";
 import {
   INSTALL_COMMAND,
   cleanText,
+  creatorText,
   errorText,
   flattrNowText,
   formatDuration,
@@ -530,4 +531,12 @@ test("the popup renders with textContent only and loads no inline or external co
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\/(?!flattr\.com\/)/);
   const view = readFileSync(new URL("../src/popup/view.js", import.meta.url), "utf8");
   assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+});
+
+test("the popup says who gets the flattr", () => {
+  assert.equal(creatorText({ name: "alice", kind: "user", source: "flattr_meta" }), "Goes to alice on Flattr");
+  assert.equal(creatorText({ name: "313733", kind: "thing" }), "Goes to Flattr thing 313733");
+  assert.match(creatorText({ name: "twitter:user:id:1", kind: "owner" }), /^Goes to twitter:user:id:1 on Flattr/);
+  assert.equal(creatorText(null), "");
+  assert.equal(creatorText({ name: "a\u202eb\n", kind: "user" }).includes("\u202e"), false);
 });

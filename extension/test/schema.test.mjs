@@ -66,6 +66,20 @@ describe("requests against the host's schema", () => {
     assertValidRequest(assert, { id: 1, ...msg });
   });
 
+  it("button markup and the flattr: family reach the host valid, or not at all", () => {
+    const meta = {
+      payment_url: "http://flattr.com/submit/auto?url=https%3A%2F%2Fa.example%2F&user_id=al",
+      button_url: "https://flattr.com/thing/12",
+      flattr_params: { title: "T", colour: "red", tags: 5 },
+    };
+    const msg = build.pageStatus({ url: PAGE.url, meta });
+    assert.equal(validateRequest({ id: 1, ...msg }).ok, true);
+    assert.equal(msg.meta.payment_url, meta.payment_url);
+    assert.deepEqual(msg.meta.flattr_params, { title: "T" });
+    const bad = build.pageStatus({ url: PAGE.url, meta: { button_url: "https://flattr.com.evil.example/thing/1" } });
+    assert.equal("button_url" in bad.meta, false);
+  });
+
   it("invalid metadata never reaches the host", () => {
     const msg = build.pageStatus({ url: PAGE.url, meta: { payment_url: "ftp://x", flattr_id: "", canonical_url: 5 } });
     assert.deepEqual(msg.meta, { payment_url: null, flattr_id: null, canonical_url: null });

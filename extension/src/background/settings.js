@@ -83,6 +83,7 @@ export const MAX_TOKEN_LENGTH = 4096;
 export const MAX_URL_LENGTH = 8192;
 export const MAX_TITLE_LENGTH = 1024;
 export const MAX_FLATTR_ID_LENGTH = 256;
+export const MAX_FLATTR_PARAM_LENGTH = 1024;
 export const MAX_SITE_LENGTH = 253;
 export const MAX_HISTORY_LIMIT = 200;
 

@@ -72,6 +72,7 @@ function renderPage(page) {
     setText("progress-detail", progress.detail);
   }
   setText("page-today", page.today);
+  setText("page-creator", page.creator ?? "");
   const flattr = page.flattrNow ?? { visible: false };
   show($("flattr-now"), flattr.visible);
   $("flattr-now").disabled = !flattr.enabled;

@@ -300,6 +300,16 @@ function siteSwitch(decision) {
   };
 }
 
+/** Who the page's flattrs go to, when the page names a creator (page_status `creator`). */
+export function creatorText(creator) {
+  if (!creator || typeof creator !== "object") return "";
+  const name = cleanText(creator.name, 80);
+  if (!name) return "Goes to the creator this page names on Flattr";
+  if (creator.kind === "thing") return `Goes to Flattr thing ${name}`;
+  if (creator.kind === "owner") return `Goes to ${name} on Flattr (they claim it there)`;
+  return `Goes to ${name} on Flattr`;
+}
+
 /** This tab: nothing recorded (private, not a web page), or its progress and switches. */
 export function pageView(state, context = {}) {
   const tab = state?.tab ?? null;
@@ -354,6 +364,7 @@ export function pageView(state, context = {}) {
     today: site
       ? `Flattrs today on ${site}: ${todaySite}` + (todayUrl ? ` (this page: ${todayUrl})` : "")
       : "",
+    creator: creatorText(page.creator),
     flattrsTodaySite: todaySite,
     flattrsTodayUrl: todayUrl,
     flattrNow: { visible: canFlattr, enabled: canFlattr && signedIn, hint: flattrHint },
