@@ -227,4 +227,16 @@ describe("tracker", () => {
     assert.equal(host.requests.filter((r) => r.type === "visits").length, 1);
     assert.ok(storage);
   });
+
+  it("counts one visit whichever update carries the new URL (Firefox and Chromium order)", async () => {
+    const { api, host } = await setup();
+    const B = "https://news.example.org/today";
+    api.tabs.onUpdated.fire(1, { status: "loading" }, tab({ url: B })); // Firefox: URL in the tab
+    api.tabs.onUpdated.fire(1, { url: B }, tab({ url: B }));
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab({ url: B }));
+    api.tabs.onUpdated.fire(1, { title: "Today" }, tab({ url: B, title: "Today" }));
+    await settle();
+    const urls = host.requests.filter((r) => r.type === "visits").flatMap((r) => r.visits.map((v) => v.url));
+    assert.deepEqual(urls, [B]);
+  });
 });

@@ -46,6 +46,7 @@ export class Tracker {
     this.machine = null;
     this.outbox = new Outbox();
     this.visits = []; // unsent {url, visited_at}, oldest first
+    this.visitedUrl = new Map(); // tabId → the page its last visit was to (without #fragment)
     this.chain = Promise.resolve();
     this.flushTimer = null;
     this.saveTimer = null;
@@ -67,6 +68,7 @@ export class Tracker {
     tabs.onCreated.addListener((tab) => this._event((m) => this._seen(m, tab)));
     tabs.onRemoved.addListener((tabId) =>
       this._event((m) => {
+        this.visitedUrl.delete(tabId);
         m.closed(tabId);
         return { urgent: true };
       }));
@@ -215,8 +217,11 @@ export class Tracker {
     const before = m.page(tabId)?.url ?? null;
     m.tab(tab);
     const navigated = before !== null && withoutHash(before) !== withoutHash(tab.url ?? "");
-    const visited = "url" in change && isHttpUrl(tab.url) &&
-      withoutHash(before ?? "") !== withoutHash(tab.url);
+    // Browsers differ in which update carries the new URL (Firefox may report it with the
+    // "loading" status before a `url` change): compare with the last page visited in this tab.
+    const last = this.visitedUrl.has(tabId) ? this.visitedUrl.get(tabId) : withoutHash(before ?? "");
+    const visited = isHttpUrl(tab.url) && last !== withoutHash(tab.url);
+    this.visitedUrl.set(tabId, withoutHash(tab.url ?? ""));
     if (visited) this._visit(tab.url);
     if (change.status === "complete" && isHttpUrl(tab.url)) this._askMeta(tabId, tab.url);
     if (navigated || change.status === "complete" || "title" in change) this.onPageChanged(tabId);
