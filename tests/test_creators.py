@@ -125,3 +125,24 @@ def test_page_status_says_who_gets_the_flattr(tmp_path: Path) -> None:
         assert refused["error"]["code"] == "invalid_request"
     finally:
         svc.close()
+
+
+def test_page_status_lists_the_sites_pages_flattred_today(tmp_path: Path) -> None:
+    svc = service.Service.open(tmp_path, service.Settings(), emit=lambda e: None)
+    try:
+        token = {"type": "token", "token": "tok", "page_url": "https://flattr.com/oauth/ext"}
+        first = {"type": "flattr_now", "url": PAGE, "title": "One"}
+        other = {"type": "flattr_now", "url": "https://blog.example.com/post/2", "title": "Two"}
+        elsewhere = {"type": "flattr_now", "url": "https://other.example.org/"}
+        msgs = [token, first, first, other, elsewhere]
+        replies = svc.handle_batch([{"id": i, **m} for i, m in enumerate(msgs)])
+        assert all(r["ok"] for r in replies), replies
+        [status] = svc.handle_batch([{"id": 9, "type": "page_status", "url": PAGE}])
+        result = status["result"]
+        assert result["flattrs_today_site"] == 3
+        assert result["pages_today"] == [
+            {"url": PAGE_NORMAL, "title": "One", "flattrs": 2},
+            {"url": "https://blog.example.com/post/2", "title": "Two", "flattrs": 1},
+        ]
+    finally:
+        svc.close()

@@ -339,6 +339,12 @@ class Creator(Message):
     source: Literal["payment_link", "flattr_meta", "button"]
 
 
+class PageCount(Message):
+    url: str = Field(description="the page (normalised URL) the flattrs were for")
+    title: str | None = None
+    flattrs: int
+
+
 class PageStatus(Message):
     decision: Decision
     seconds_today: float = 0
@@ -348,6 +354,9 @@ class PageStatus(Message):
     flattrs_today_url: int = 0
     flattrs_today_site: int = 0
     creator: Creator | None = None
+    pages_today: list[PageCount] = Field(
+        [], description="the site's pages flattred today and how often, most first (capped)"
+    )
 
 
 class SiteEntry(Message):

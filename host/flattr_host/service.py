@@ -292,6 +292,9 @@ class Service:
             flattrs_today_url=s.flattrs_today_url,
             flattrs_today_site=s.flattrs_today_site,
             creator=_creator(r.url, _meta(r.meta)) if d.site else None,
+            pages_today=status.pages_today(self.conn, d.site, self.clock(), self.settings)
+            if d.site
+            else [],
         ), False
 
     def _on_set_site(self, r: p.SetSiteRequest) -> tuple[BaseModel, bool]:

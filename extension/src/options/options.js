@@ -84,7 +84,7 @@ async function loadState() {
   renderHost(host);
   renderAccount(accountSection(answer.account));
   $("visit-flattrs").checked = answer.visitFlattrs !== false;
-  for (const id of ["account", "mode-section", "visits-section", "sites-section", "builtin-section",
+  for (const id of ["account", "mode-section", "badge-section", "visits-section", "sites-section", "builtin-section",
     "history-section", "data-section"]) {
     show($(id), host === null);
   }

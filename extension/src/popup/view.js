@@ -5,6 +5,7 @@
 
 export const INSTALL_COMMAND = "pip install flattr-companion && flattr-host install";
 export const FLATTR_HOME = "https://flattr.com/";
+export const SUBSCRIPTION_URL = "https://flattr.com/settings/account/subscription";
 
 // Display limits: a hostile page can make its title as long as it likes.
 export const MAX_TITLE_CHARS = 120;
@@ -247,10 +248,8 @@ export function subscriptionView(account) {
     return {
       active: false,
       tone: "warn",
-      text:
-        "Flattrs are recorded but not paid out until your subscription is active — fix it at " +
-        "flattr.com.",
-      link: { href: FLATTR_HOME, text: "Open flattr.com" },
+      text: "Flattrs are recorded but not paid out until your subscription is active.",
+      link: { href: SUBSCRIPTION_URL, text: "Choose subscription" },
     };
   }
   return {
@@ -298,6 +297,18 @@ function siteSwitch(decision) {
     label: `Count ${site}`,
     setting: off ? "enabled" : "disabled",
   };
+}
+
+/** "N flattrs today on this site", expanded: each page (its title, else its URL) and count. */
+export function todayPages(pages) {
+  if (!Array.isArray(pages)) return [];
+  return pages
+    .filter((p) => p && typeof p === "object" && count(p.flattrs) > 0)
+    .map((p) => {
+      const url = cleanText(p.url, MAX_URL_CHARS);
+      const name = cleanText(p.title, MAX_TITLE_CHARS) || url;
+      return { text: `${name} — ${plural(count(p.flattrs), "flattr", "flattrs")}`, title: url };
+    });
 }
 
 /** Who the page's flattrs go to, when the page names a creator (page_status `creator`). */
@@ -362,8 +373,10 @@ export function pageView(state, context = {}) {
     sentences,
     progress: decision.counts ? progressView(page) : null,
     today: site
-      ? `Flattrs today on ${site}: ${todaySite}` + (todayUrl ? ` (this page: ${todayUrl})` : "")
+      ? `${plural(todaySite, "flattr", "flattrs")} today on this site` +
+        (todayUrl ? ` (this page: ${todayUrl})` : "")
       : "",
+    todayPages: todayPages(page.pages_today),
     creator: creatorText(page.creator),
     flattrsTodaySite: todaySite,
     flattrsTodayUrl: todayUrl,
