@@ -32,7 +32,7 @@ function page({ href = "https://example.com/post", incognito = false, status = 2
     addEventListener: (type, fn) => listeners.set(type, [...(listeners.get(type) ?? []), fn]),
     removeEventListener: () => {},
     chrome: {
-      runtime: { sendMessage: async (m) => sent.push(structuredClone(m)), onMessage },
+      runtime: { id: "ext", sendMessage: async (m) => sent.push(structuredClone(m)), onMessage },
       extension: { inIncognitoContext: incognito },
     },
   };
@@ -136,6 +136,16 @@ describe("attention content script", () => {
     p.ctx.document.visibilityState = "hidden";
     p.fire("click");
     assert.deepEqual(p.sent, []);
+  });
+
+  it("runs once when injected into a page with a live copy, again after an update", () => {
+    const p = page();
+    const metas = () => p.sent.filter((m) => m.kind === "page:meta").length;
+    vm.runInContext(CODE, p.ctx); // the background injected it although the declared copy runs
+    assert.equal(metas(), 1);
+    p.ctx.chrome.runtime.id = undefined; // the extension was updated: that copy is orphaned
+    vm.runInContext(CODE, p.ctx);
+    assert.equal(metas(), 2);
   });
 
   it("answers the background's request for fresh metadata", () => {

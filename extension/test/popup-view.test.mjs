@@ -563,3 +563,8 @@ test("the popup links: create an account beside Sign in, the Flattr dashboard in
   assert.match(html, /id="sign-in-row"[^]*id="sign-in"[^]*<a id="sign-up" href="https:\/\/flattr\.com\/signup"[^>]*>Create a Flattr account</);
   assert.match(html, /<footer[^]*<a id="dashboard" href="https:\/\/flattr\.com\/dashboard"[^>]*>Flattr dashboard</);
 });
+
+test("a page open since before the extension started and not injectable: reload to count it", () => {
+  const view = popupView(state({ tab: { url: "https://example.org/a", title: "A", reload: true } }), { now: NOW });
+  assert.equal(view.page.sentences[0], "Reload this page to count it.");
+});

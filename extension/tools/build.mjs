@@ -38,6 +38,9 @@ export function manifestFor(target, base = readBase(), { key = null } = {}) {
   if (target === "chromium") {
     m.minimum_chrome_version = CHROME_MIN;
     m.background = { service_worker: BACKGROUND, type: "module" };
+    // Chromium leaves tabs open before an install, update or re-enable without the content
+    // scripts; `scripting` injects them (src/background/inject.js). Firefox injects them itself.
+    m.permissions = [...m.permissions, "scripting"];
     if (key) m.key = key;
   } else if (target === "firefox") {
     m.background = { scripts: [BACKGROUND], type: "module" };

@@ -37,6 +37,8 @@ export const MAX_OUTBOX_SEGMENTS = 1000;
 // Top-level navigations (for daily visit flattrs) sent per `visits` request, and kept unsent at most
 // while the host is away (the oldest go first).
 export const MAX_BATCH_VISITS = 100;
+// How long the background waits for a content script to answer before injecting it.
+export const INJECT_PING_TIMEOUT_MS = 500;
 export const MAX_PENDING_VISITS = 500;
 /** Two queued segments of the same page merge when the older started at most this long ago. */
 export const MERGE_WINDOW_SECONDS = 1800;

@@ -28,8 +28,20 @@
   if (window.top !== window) return;
   if (location.protocol !== "http:" && location.protocol !== "https:") return;
 
+  // Injected into a page where a live copy already runs (src/background/inject.js): one is
+  // enough. A copy left behind by an update is not live: its runtime is gone.
+  const LIVE_KEY = "__flattrCompanionAttention";
+  if (typeof globalThis[LIVE_KEY] === "function" && globalThis[LIVE_KEY]()) return;
+
   let stopped = false;
   const lastSent = Object.create(null);
+  globalThis[LIVE_KEY] = () => {
+    try {
+      return !stopped && Boolean(api.runtime?.id);
+    } catch {
+      return false;
+    }
+  };
 
   function send(message) {
     if (stopped) return;

@@ -354,6 +354,7 @@ export function pageView(state, context = {}) {
   const site = cleanText(decision.site, MAX_URL_CHARS);
   const signedIn = state?.account?.signed_in === true;
   const sentences = [];
+  if (tab?.reload === true) sentences.push("Reload this page to count it.");
   if (!decision.counts) {
     const detail = cleanText(decision.detail);
     sentences.push(detail ? `Not counting: ${detail}.` : "Attention on this page does not count.");
