@@ -1,8 +1,8 @@
 // Content scripts for tabs that were open before the extension started: after an install, an
 // update or a re-enable, Chromium does not run declared content scripts in pages already loaded, so
 // interaction there would not count and a flattr.com tab could not sign in until reloaded.
-// Firefox injects them itself. With the `scripting` permission (Chromium only; it adds no access:
-// the content scripts' match patterns already grant these pages) the same files are injected into
+// Firefox injects them itself. With the `scripting` permission and the content scripts' own match
+// patterns as host permissions (Chromium only: no site beyond them) the same files are injected into
 // such tabs, once per browser session and whenever the popup finds a page without them. Where that
 // is impossible (no `scripting`, a discarded tab, a page the browser protects) the popup says
 // "reload this page to count it".
