@@ -146,3 +146,12 @@ def test_page_status_lists_the_sites_pages_flattred_today(tmp_path: Path) -> Non
         ]
     finally:
         svc.close()
+
+
+def test_metadata_mode_needs_a_valid_declaration() -> None:
+    assert PageMeta(flattr_id="alice").has_flattr_metadata
+    assert PageMeta(button_url="https://flattr.com/thing/7").has_flattr_metadata
+    assert PageMeta(payment_url=AUTO).has_flattr_metadata
+    assert not PageMeta(flattr_id="not a name").has_flattr_metadata
+    assert not PageMeta(payment_url="https://evil.example/submit/auto?url=x").has_flattr_metadata
+    assert not PageMeta(button_url="https://flattr.com/about").has_flattr_metadata

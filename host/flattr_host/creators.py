@@ -71,12 +71,8 @@ def thing_link(href: str | None) -> str | None:
 
 def build_auto_submit(page: str, flattr_id: str, params: dict[str, str]) -> str | None:
     """The auto-submit URL for ``page`` owned by ``flattr_id`` (username or community id)."""
-    flattr_id = flattr_id.strip()
-    if USERNAME_RE.match(flattr_id):
-        who = ("user_id", flattr_id)
-    elif OWNER_RE.match(flattr_id) and len(flattr_id) <= urls.MAX_FLATTR_ID_LENGTH:
-        who = ("owner", flattr_id)
-    else:
+    who = owner_param(flattr_id)
+    if who is None:
         return None
     query = [("url", page), who]
     for key in THING_PARAMS:
@@ -84,6 +80,27 @@ def build_auto_submit(page: str, flattr_id: str, params: dict[str, str]) -> str 
         if value and len(value) <= MAX_PARAM_LENGTH:
             query.append((key, value))
     return urls.valid_auto_submit(f"{AUTO_SUBMIT_BASE}?{urlencode(query)}")
+
+
+def owner_param(flattr_id: str) -> tuple[str, str] | None:
+    """``("user_id", name)`` for a Flattr username, ``("owner", id)`` for a community identifier,
+    None for anything else."""
+    flattr_id = flattr_id.strip()
+    if USERNAME_RE.match(flattr_id):
+        return ("user_id", flattr_id)
+    if OWNER_RE.match(flattr_id) and len(flattr_id) <= urls.MAX_FLATTR_ID_LENGTH:
+        return ("owner", flattr_id)
+    return None
+
+
+def names_a_creator(meta: urls.PageMeta) -> bool:
+    """Whether any declaration in ``meta`` is valid (the page declares Flattr metadata)."""
+    return (
+        urls.valid_auto_submit(meta.payment_url) is not None
+        or (bool(meta.flattr_id) and owner_param(meta.flattr_id or "") is not None)
+        or urls.valid_auto_submit(meta.button_url) is not None
+        or thing_link(meta.button_url) is not None
+    )
 
 
 def declared(page_url: str, meta: urls.PageMeta) -> Creator | None:

@@ -106,7 +106,10 @@ class PageMeta:
 
     @property
     def has_flattr_metadata(self) -> bool:
-        return bool(self.payment_url) or bool(self.flattr_id) or bool(self.button_url)
+        """Whether the page validly names a creator (mode ``metadata``): see creators.py."""
+        from . import creators  # creators builds on this module
+
+        return creators.names_a_creator(self)
 
 
 @dataclass(frozen=True)
