@@ -139,3 +139,27 @@ def test_daily_visit_flattrs_from_real_navigations(rig: Rig, companion: Companio
     left = kept()  # processed visits are deleted (other sites' wait for later days)
     assert "example.net" not in left and "example.org" not in left
     assert delivered(rig)["https://example.net/"] == 1
+
+
+def test_the_options_switch_turns_visit_flattrs_off_and_on(rig: Rig, companion: Companion) -> None:
+    options = rig.b.extension_tab("src/options/options.html")
+    options.wait_for("document.getElementById('main').getAttribute('aria-busy') === 'false'")
+    options.wait_for("document.getElementById('visit-flattrs').checked === true")
+    options.click_element("#visit-flattrs")  # a real click: off
+    wait_until(
+        lambda: (
+            rig.query("SELECT value FROM kv WHERE key = 'visit_flattrs'") == [{"value": "false"}]
+        ),
+        DELIVERY_SECONDS,
+        "the host stored the switch",
+    )
+    assert rig.query("SELECT COUNT(*) AS n FROM visits") == [{"n": 0}]  # and forgot the visits
+    assert companion.state()["visitFlattrs"] is False
+    tab = rig.b.new_tab(NEWS_PAGE)
+    time.sleep(NAVIGATION_PAUSE_SECONDS)
+    assert rig.query("SELECT COUNT(*) AS n FROM visits") == [{"n": 0}]  # nothing recorded
+    tab.close()
+    options.click_element("#visit-flattrs")  # on again
+    options.wait_for("document.getElementById('visit-flattrs').checked === true")
+    wait_until(lambda: companion.state()["visitFlattrs"] is True, DELIVERY_SECONDS, "on again")
+    options.close()
