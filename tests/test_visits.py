@@ -315,3 +315,34 @@ def test_a_resent_visit_is_kept_once(db: tuple[sqlite3.Connection, int]) -> None
     again = visit(conn, NEWS, t)  # the batch resent after a lost reply
     assert again.reason == visits.DUPLICATE and kept(conn) == 1
     assert [r[0] for r in conn.execute("SELECT followed FROM visits")] == [0]
+
+
+def test_the_cli_shows_and_switches_visit_flattrs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from hostproc import host_env
+
+    home = tmp_path / "home"
+    conn = store.connect(home / "companion.sqlite3", S)
+    visit(conn, NEWS, DAY1)
+    conn.close()
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "flattr_host", *args],
+            env=host_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    shown = cli("visits")
+    assert "daily visit flattrs: on" in shown and "example.org" in shown
+    assert "visit flattrs  on" in cli("status")
+    assert "daily visit flattrs: off (turn them on: flattr-host visits on)" in cli("visits", "off")
+    assert "visit flattrs  off" in cli("status")
+    assert "no visits kept" in cli("visits", "on")
