@@ -346,3 +346,20 @@ def test_the_cli_shows_and_switches_visit_flattrs(tmp_path: Path) -> None:
     assert "daily visit flattrs: off (turn them on: flattr-host visits on)" in cli("visits", "off")
     assert "visit flattrs  off" in cli("status")
     assert "no visits kept" in cli("visits", "on")
+
+
+def test_a_failing_visit_check_never_stops_the_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> list[str]:
+        store.put(kwargs.get("conn", args[0] if args else None), "half", "written")
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(visits, "process_due", broken)
+    svc = open_service(tmp_path, Clock(DAY1))
+    try:
+        [reply] = svc.handle_batch([{"id": 1, "type": "status"}])
+        assert reply["ok"] is True
+        assert store.get(svc.conn, "half") is None  # its half-done work was undone
+    finally:
+        svc.close()

@@ -104,9 +104,23 @@ class Service:
         if day == self._visits_checked_day:
             return day, False
         account = accounts.current(self.conn)
-        with_flattr = visits.process_due(
-            self.conn, account_id=account.id if account else None, now=now, settings=self.settings
-        )
+        # Its own savepoint: a bug here must never keep the requests of the batch from running.
+        self.conn.execute("SAVEPOINT visits")
+        try:
+            with_flattr = visits.process_due(
+                self.conn,
+                account_id=account.id if account else None,
+                now=now,
+                settings=self.settings,
+            )
+        except sqlite3.Error:
+            raise
+        except Exception:
+            self.conn.execute("ROLLBACK TO visits")
+            log.exception("daily visit flattrs failed; trying again at the next start")
+            with_flattr = []
+        finally:
+            self.conn.execute("RELEASE visits")
         if with_flattr:
             log.info("daily visit flattrs: %d site(s) qualified", len(with_flattr))
         return day, bool(with_flattr) and account is not None
