@@ -14,6 +14,8 @@ import { EXT } from "./helpers.mjs";
 
 const DEV_ID = "pceboilfpeijfppedbhfdflpddadaoml";
 const PERMISSIONS = ["alarms", "idle", "nativeMessaging", "storage", "tabs"];
+// Only Chromium needs `scripting`: it does not run content scripts in tabs already open.
+const EXTRA_PERMISSIONS = { chromium: ["scripting"], firefox: [] };
 
 describe("manifests", () => {
   it("derives the documented development id from the key", () => {
@@ -41,8 +43,11 @@ describe("manifests", () => {
   for (const target of ["chromium", "firefox"]) {
     it(`${target}: the fewest permissions, no host permissions, narrow content scripts`, () => {
       const m = manifestFor(target);
-      assert.deepEqual([...m.permissions].sort(), PERMISSIONS);
-      assert.equal(m.host_permissions, undefined);
+      assert.deepEqual([...m.permissions].sort(), [...PERMISSIONS, ...EXTRA_PERMISSIONS[target]].sort());
+      // Chromium: the attention content script's own patterns, so that it can be injected into
+      // tabs open before an install or update (no site beyond what the content script has).
+      const hosts = { chromium: ["http://*/*", "https://*/*"], firefox: undefined }[target];
+      assert.deepEqual(m.host_permissions, hosts);
       assert.equal(m.optional_permissions, undefined);
       assert.equal(m.incognito, "spanning");
       const [flattr, attention] = m.content_scripts;

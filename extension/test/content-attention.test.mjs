@@ -32,7 +32,7 @@ function page({ href = "https://example.com/post", incognito = false, status = 2
     addEventListener: (type, fn) => listeners.set(type, [...(listeners.get(type) ?? []), fn]),
     removeEventListener: () => {},
     chrome: {
-      runtime: { sendMessage: async (m) => sent.push(structuredClone(m)), onMessage },
+      runtime: { id: "ext", sendMessage: async (m) => sent.push(structuredClone(m)), onMessage },
       extension: { inIncognitoContext: incognito },
     },
   };
@@ -62,10 +62,47 @@ describe("attention content script", () => {
         payment_url: "https://flattr.com/submit/auto?user_id=alice&url=x",
         flattr_id: "alice",
         canonical_url: "https://example.com/post-canonical",
+        button_url: null,
+        flattr_params: null,
       },
       status: 200,
       url: "https://example.com/post",
     }]);
+  });
+
+  it("reads http payment links, the flattr: meta family and Flattr button markup", () => {
+    const BUTTONS = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
+    const p = page({
+      elements: {
+        'link[rel~="payment" i][href]': [el({ href: "http://flattr.com/submit/auto?url=x&user_id=al" })],
+        'meta[name^="flattr:" i][content]': [
+          el({ name: "flattr:id", content: "alice" }),
+          el({ name: "flattr:Tags", content: " a,b " }),
+          el({ name: "flattr:colour", content: "red" }),
+          el({ name: "flattr:title", content: "x".repeat(S.MAX_FLATTR_PARAM_LENGTH + 1) }),
+        ],
+        [BUTTONS]: [
+          el({ href: "https://flattr.com/about" }), // a link to flattr.com, not a button
+          el({ href: "https://example.com/thing", "data-flattr-owner": "twitter:user:id:123",
+            "data-flattr-category": "text" }),
+          el({ href: "https://flattr.com/thing/1" }),
+        ],
+      },
+    });
+    const { meta } = p.sent[0];
+    assert.equal(meta.payment_url, "http://flattr.com/submit/auto?url=x&user_id=al");
+    assert.deepEqual({ ...meta.flattr_params }, { tags: "a,b" });
+    const button = new URL(meta.button_url);
+    assert.equal(`${button.origin}${button.pathname}`, "https://flattr.com/submit/auto");
+    assert.deepEqual(Object.fromEntries(button.searchParams), {
+      url: "https://example.com/thing", owner: "twitter:user:id:123", category: "text",
+    });
+  });
+
+  it("takes a Flattr thing link as the button", () => {
+    const BUTTONS = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
+    const p = page({ elements: { [BUTTONS]: [el({ href: "http://flattr.com/thing/313733/gnu" })] } });
+    assert.equal(p.sent[0].meta.button_url, "http://flattr.com/thing/313733/gnu");
   });
 
   it("reports an unknown status as null and rejects non-http canonical URLs", () => {
@@ -101,6 +138,16 @@ describe("attention content script", () => {
     assert.deepEqual(p.sent, []);
   });
 
+  it("runs once when injected into a page with a live copy, again after an update", () => {
+    const p = page();
+    const metas = () => p.sent.filter((m) => m.kind === "page:meta").length;
+    vm.runInContext(CODE, p.ctx); // the background injected it although the declared copy runs
+    assert.equal(metas(), 1);
+    p.ctx.chrome.runtime.id = undefined; // the extension was updated: that copy is orphaned
+    vm.runInContext(CODE, p.ctx);
+    assert.equal(metas(), 2);
+  });
+
   it("answers the background's request for fresh metadata", () => {
     const p = page();
     let answer = null;
@@ -119,7 +166,8 @@ describe("attention content script", () => {
   });
 
   it("repeats the background's figures", () => {
-    for (const name of ["MOUSE_THROTTLE_MS", "ACTIVITY_THROTTLE_MS", "MAX_URL_LENGTH", "MAX_FLATTR_ID_LENGTH"]) {
+    for (const name of ["MOUSE_THROTTLE_MS", "ACTIVITY_THROTTLE_MS", "MAX_URL_LENGTH", "MAX_FLATTR_ID_LENGTH",
+      "MAX_FLATTR_PARAM_LENGTH"]) {
       const m = CODE.match(new RegExp(`const ${name} = (\\d+);`));
       assert.ok(m, `${name} is defined in attention.js`);
       assert.equal(Number(m[1]), S[name], name);

@@ -7,6 +7,8 @@ import {
   INSTALL_ALTERNATIVE,
   INSTALL_COMMAND,
   cleanText,
+  creatorText,
+  todayPages,
   errorText,
   flattrNowText,
   formatDuration,
@@ -223,17 +225,19 @@ test("never signed in", () => {
   assert.match(view.account.sentences[0], /not signed in/);
 });
 
-test("subscription inactive: recorded but not paid out, with a link to flattr.com", () => {
+test("subscription inactive: recorded but not paid out, with Choose subscription", () => {
   const view = popupView(state({ account: { ...SIGNED_IN, subscription_active: false } }), {
     now: NOW,
   });
   assert.equal(view.subscription.active, false);
   assert.equal(
     view.subscription.text,
-    "Flattrs are recorded but not paid out until your subscription is active — fix it at " +
-      "flattr.com.",
+    "Flattrs are recorded but not paid out until your subscription is active.",
   );
-  assert.equal(view.subscription.link.href, "https://flattr.com/");
+  assert.deepEqual(view.subscription.link, {
+    href: "https://flattr.com/settings/account/subscription",
+    text: "Choose subscription",
+  });
   assert.equal(view.account.headline, "Signed in as alice");
 });
 
@@ -259,7 +263,7 @@ test("page counting: progress to the next flattr, flattr now, today here, switch
   assert.equal(page.progress.percent, 43);
   assert.equal(page.progress.label, "next flattr after 26 s more attention.");
   assert.equal(page.progress.detail, "1 min 10 s of 1 min 36 s today.");
-  assert.equal(page.today, "Flattrs today on example.org: 3 (this page: 1)");
+  assert.equal(page.today, "3 flattrs today on this site (this page: 1)");
   assert.deepEqual(page.flattrNow, { visible: true, enabled: true, hint: "" });
   assert.deepEqual(page.siteSwitch, {
     site: "example.org",
@@ -588,4 +592,37 @@ test("the popup renders with textContent only and loads no inline or external co
   assert.doesNotMatch(html, /(src|href)="(https?:)?\/\/(?!flattr\.com\/)/);
   const view = readFileSync(new URL("../src/popup/view.js", import.meta.url), "utf8");
   assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+});
+
+test("the popup says who gets the flattr", () => {
+  assert.equal(creatorText({ name: "alice", kind: "user", source: "flattr_meta" }), "Goes to alice on Flattr");
+  assert.equal(creatorText({ name: "313733", kind: "thing" }), "Goes to Flattr thing 313733");
+  assert.match(creatorText({ name: "twitter:user:id:1", kind: "owner" }), /^Goes to twitter:user:id:1 on Flattr/);
+  assert.equal(creatorText(null), "");
+  assert.equal(creatorText({ name: "a\u202eb\n", kind: "user" }).includes("\u202e"), false);
+});
+
+test("today's flattrs on the site expand to its pages and counts", () => {
+  const pages = todayPages([
+    { url: "https://example.org/a", title: "A post", flattrs: 2 },
+    { url: "https://example.org/", title: null, flattrs: 1 },
+    { url: "https://example.org/z", title: "gone", flattrs: 0 },
+    "junk",
+  ]);
+  assert.deepEqual(pages, [
+    { text: "A post — 2 flattrs", title: "https://example.org/a" },
+    { text: "https://example.org/ — 1 flattr", title: "https://example.org/" },
+  ]);
+  assert.deepEqual(todayPages(undefined), []);
+});
+
+test("the popup links: create an account beside Sign in, the Flattr dashboard in the footer", () => {
+  const html = readFileSync(new URL("../src/popup/popup.html", import.meta.url), "utf8");
+  assert.match(html, /id="sign-in-row"[^]*id="sign-in"[^]*<a id="sign-up" href="https:\/\/flattr\.com\/signup"[^>]*>Create a Flattr account</);
+  assert.match(html, /<footer[^]*<a id="dashboard" href="https:\/\/flattr\.com\/dashboard"[^>]*>Flattr dashboard</);
+});
+
+test("a page open since before the extension started and not injectable: reload to count it", () => {
+  const view = popupView(state({ tab: { url: "https://example.org/a", title: "A", reload: true } }), { now: NOW });
+  assert.equal(view.page.sentences[0], "Reload this page to count it.");
 });

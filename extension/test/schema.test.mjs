@@ -30,6 +30,8 @@ const messages = {
   sign_out: build.signOut(),
   attention: build.attention([SEGMENT, { ...SEGMENT, kind: "audio", title: null, started_at: null }]),
   attention_batch: build.attention([SEGMENT], "7d8f0a2e-batch"),
+  visits: build.visits([{ url: "https://news.example.org/", visited_at: 1764400000.5 }]),
+  set_visit_flattrs: build.setVisitFlattrs(false),
   flattr_now: build.flattrNow(PAGE),
   "flattr_now, no title or meta": build.flattrNow({ url: "https://example.com/" }),
   page_status: build.pageStatus(PAGE),
@@ -82,6 +84,20 @@ describe("requests against the host's schema", () => {
     const msg = build.flattrNow({ ...PAGE, title: "x".repeat(5000) });
     assert.equal(msg.title.length, 1024);
     assertValidRequest(assert, { id: 1, ...msg });
+  });
+
+  it("button markup and the flattr: family reach the host valid, or not at all", () => {
+    const meta = {
+      payment_url: "http://flattr.com/submit/auto?url=https%3A%2F%2Fa.example%2F&user_id=al",
+      button_url: "https://flattr.com/thing/12",
+      flattr_params: { title: "T", colour: "red", tags: 5 },
+    };
+    const msg = build.pageStatus({ url: PAGE.url, meta });
+    assert.equal(validateRequest({ id: 1, ...msg }).ok, true);
+    assert.equal(msg.meta.payment_url, meta.payment_url);
+    assert.deepEqual(msg.meta.flattr_params, { title: "T" });
+    const bad = build.pageStatus({ url: PAGE.url, meta: { button_url: "https://flattr.com.evil.example/thing/1" } });
+    assert.equal("button_url" in bad.meta, false);
   });
 
   it("invalid metadata never reaches the host", () => {

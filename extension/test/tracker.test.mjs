@@ -55,6 +55,7 @@ function fakeHost() {
     async request(body) {
       this.requests.push(structuredClone(body));
       if (this.fail) throw this.fail;
+      if (body.type === "visits") return { recorded: body.visits.length };
       return { results: body.segments.map((s) => ({ url: s.url, counted: true, flattrs_queued: 0 })) };
     },
   };
@@ -69,7 +70,7 @@ async function setup({ api = fakeApi(), host = fakeHost(), clock = fakeClock() }
 }
 
 const sender = (t) => ({ tab: t, frameId: 0, url: t.url });
-const seconds = (host) => host.requests.flatMap((r) => r.segments).reduce((n, s) => n + s.seconds, 0);
+const seconds = (host) => host.requests.flatMap((r) => r.segments ?? []).reduce((n, s) => n + s.seconds, 0);
 
 describe("tracker", () => {
   it("sends a closed tab's attention at once, valid for the host", async () => {
@@ -221,7 +222,58 @@ describe("tracker", () => {
     const next = tab({ url: "https://example.com/b", title: "B" });
     api.tabs.onUpdated.fire(1, { url: next.url, status: "loading" }, next);
     await settle();
-    assert.equal(host.requests.length, 1);
-    assert.deepEqual(host.requests[0].segments.map((s) => [s.url, s.seconds]), [[A, 6]]);
+    const attention = host.requests.filter((r) => r.type === "attention");
+    assert.equal(attention.length, 1);
+    assert.deepEqual(attention[0].segments.map((s) => [s.url, s.seconds]), [[A, 6]]);
+  });
+
+  it("sends each top-level navigation as a visit, never a private one or a hash change", async () => {
+    const priv = tab({ id: 2, windowId: 2, url: SECRET, incognito: true });
+    const api = fakeApi({ tabs: [tab(), priv] });
+    const { host, clock } = await setup({ api });
+    const B = "https://news.example.org/today";
+    clock.at(5);
+    api.tabs.onUpdated.fire(1, { url: B, status: "loading" }, tab({ url: B }));
+    await settle();
+    clock.at(6);
+    api.tabs.onUpdated.fire(1, { url: `${B}#comments` }, tab({ url: `${B}#comments` }));
+    api.tabs.onUpdated.fire(2, { url: `${SECRET}/2`, status: "loading" }, { ...priv, url: `${SECRET}/2` });
+    api.tabs.onUpdated.fire(1, { url: "chrome://settings/" }, tab({ url: "chrome://settings/" }));
+    await settle();
+    const sent = host.requests.filter((r) => r.type === "visits");
+    assert.equal(sent.length, 1);
+    assertValidRequest(assert, { id: 1, ...sent[0] });
+    assert.deepEqual(sent[0].visits, [{ url: B, visited_at: clock() - 1, private: false }]);
+    assert.ok(!JSON.stringify(host.requests).includes("secret.example"));
+  });
+
+  it("keeps visits while the host is away and sends them later", async () => {
+    const host = fakeHost();
+    host.ready = false;
+    const api = fakeApi();
+    const { tracker, storage } = { ...(await setup({ api, host })), storage: api.storage };
+    const B = "https://news.example.org/today";
+    api.tabs.onUpdated.fire(1, { url: B, status: "loading" }, tab({ url: B }));
+    await settle();
+    assert.equal(host.requests.length, 0);
+    host.ready = true;
+    await tracker.flush();
+    const sent = host.requests.filter((r) => r.type === "visits");
+    assert.deepEqual(sent.map((r) => r.visits.map((v) => v.url)), [[B]]);
+    await tracker.flush();
+    assert.equal(host.requests.filter((r) => r.type === "visits").length, 1);
+    assert.ok(storage);
+  });
+
+  it("counts one visit whichever update carries the new URL (Firefox and Chromium order)", async () => {
+    const { api, host } = await setup();
+    const B = "https://news.example.org/today";
+    api.tabs.onUpdated.fire(1, { status: "loading" }, tab({ url: B })); // Firefox: URL in the tab
+    api.tabs.onUpdated.fire(1, { url: B }, tab({ url: B }));
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab({ url: B }));
+    api.tabs.onUpdated.fire(1, { title: "Today" }, tab({ url: B, title: "Today" }));
+    await settle();
+    const urls = host.requests.filter((r) => r.type === "visits").flatMap((r) => r.visits.map((v) => v.url));
+    assert.deepEqual(urls, [B]);
   });
 });

@@ -50,7 +50,7 @@ const TABS = {
   3: { id: 3, url: "chrome://extensions/", title: "Extensions", incognito: false },
 };
 
-function setup(host) {
+function setup(host, injector = null) {
   const flushes = [];
   const tracker = {
     flush: async () => flushes.push(1),
@@ -60,7 +60,7 @@ function setup(host) {
   const status = new StatusCache({ host, timers: fakeTimers() });
   let changed = 0;
   const ui = new UiApi({
-    api, host, tracker, status,
+    api, host, tracker, status, injector,
     signIn: { open: async () => ({ id: 77 }) },
     changed: () => changed++,
     now: () => 1_700_000_000,
@@ -85,6 +85,18 @@ describe("ui:* requests", () => {
     const ps = host.requests.find((r) => r.type === "page_status");
     assert.equal(ps.meta.flattr_id, "alice");
     for (const r of host.requests) assertValidRequest(assert, { id: 1, ...r });
+  });
+
+  it("ui:state says when a page must be reloaded to count (no content script, none injectable)", async () => {
+    const asked = [];
+    const injector = (outcome) => ({ ensure: async (tab) => (asked.push(tab.id), outcome) });
+    const { ui } = setup(fakeHost(), injector("impossible"));
+    assert.equal((await ui.handle({ kind: "ui:state", tabId: 1 })).tab.reload, true);
+    const fine = setup(fakeHost(), injector("injected")).ui;
+    assert.equal((await fine.handle({ kind: "ui:state", tabId: 1 })).tab.reload, false);
+    await ui.handle({ kind: "ui:state", tabId: 2 }); // private: never asked
+    await ui.handle({ kind: "ui:state", tabId: 3 }); // not a web page
+    assert.deepEqual(asked, [1, 1]);
   });
 
   it("ui:state for a private tab says so and asks the host nothing about it", async () => {

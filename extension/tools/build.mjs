@@ -25,6 +25,7 @@ export const FIREFOX_MIN = "128.0";
 // Chrome 105: a connectNative port keeps the MV3 service worker alive.
 export const CHROME_MIN = "105";
 const BACKGROUND = "src/background/main.js";
+const ATTENTION_SCRIPT = "src/content/attention.js";
 
 export const VERSION_FILE = join(REPO, "host", "flattr_host", "__init__.py");
 // A browser extension's version: one to four dot-separated integers (no "rc1", no leading zeros).
@@ -57,6 +58,12 @@ export function manifestFor(target, base = readBase(), { key = null } = {}) {
   if (target === "chromium") {
     m.minimum_chrome_version = CHROME_MIN;
     m.background = { service_worker: BACKGROUND, type: "module" };
+    // Chromium leaves tabs open before an install, update or re-enable without the content
+    // scripts; `scripting` injects them (src/background/inject.js). Chromium lets it inject only
+    // where host permissions allow, and content-script matches do not count: the same patterns
+    // again (no new install warning, no new sites). Firefox injects them itself.
+    m.permissions = [...m.permissions, "scripting"];
+    m.host_permissions = base.content_scripts.find((c) => c.js.includes(ATTENTION_SCRIPT)).matches;
     if (key) m.key = key;
   } else if (target === "firefox") {
     m.background = { scripts: [BACKGROUND], type: "module" };

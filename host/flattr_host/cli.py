@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     lg.add_argument("--timeout", type=float, help="seconds to wait for the browser (default 300)")
     api_cli.add_parser(sub)
+    v = sub.add_parser(
+        "visits", help="daily visit flattrs: whether they are on, and the sites with visits kept"
+    )
+    v.add_argument("switch", nargs="?", choices=["on", "off"], help="turn them on or off")
     sub.add_parser("sign-out", help="forget the token; queued flattrs wait for the same account")
     e = sub.add_parser("export", help="your data as JSON (never the token)")
     e.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
@@ -170,6 +174,7 @@ def _cmd_status(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     print(f"subscription   {sub[a.subscription_active]}")
     print(f"mode           {s.mode}")
     print(f"flattrs today  {s.flattrs_today}")
+    print(f"visit flattrs  {'on' if s.visit_flattrs else 'off'}")
     print(
         f"queue          {q.pending} pending, {q.in_flight} in flight, {q.failed} failed, "
         f"{q.rejected} rejected, {q.delivered} delivered"
@@ -380,6 +385,24 @@ def _cmd_login(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
 
 def _cmd_api(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     return api_cli.run(conn, settings, args)
+
+
+def _cmd_visits(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from . import visits
+
+    if args.switch:
+        with store.transaction(conn):
+            visits.set_enabled(conn, args.switch == "on")
+    if not visits.enabled(conn, settings):
+        print(f"daily visit flattrs: off (turn them on: {PROG} visits on)")
+        return 0
+    print(f"daily visit flattrs: on (turn them off, deleting the visits kept: {PROG} visits off)")
+    kept = visits.pending_sites(conn)
+    for site, count in kept:
+        print(f"  {site:<32} {count:>3} visit(s) kept")
+    if not kept:
+        print("  no visits kept")
+    return 0
 
 
 def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:

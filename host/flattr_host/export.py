@@ -16,13 +16,14 @@ PARTS: dict[str, tuple[str, str]] = {
         "signed_out_reason FROM accounts",
         "id",
     ),
-    "settings": ("SELECT key, value FROM kv WHERE key IN ('mode')", "key"),
+    "settings": ("SELECT key, value FROM kv WHERE key IN ('mode', 'visit_flattrs')", "key"),
     "sites": ("SELECT site, setting, updated_at FROM sites", "site"),
     "attention": (
         "SELECT rowid AS id, day, url, site, title, seconds, audio_seconds, audio_page, crossings, "
         "submit_url, updated_at FROM attention",
         "rowid",
     ),
+    "visits": ("SELECT id, site, at, gap_before, followed FROM visits", "id"),
     "flattrs": (
         "SELECT id, url, page_url, site, title, day, reason, account_id, state, error, "
         "created_at, delivered_at FROM flattrs",

@@ -15,6 +15,7 @@ from .upgrade import upgrade_command
 CAPABILITIES = (
     "attention",
     "attention_batch",
+    "visits",
     "flattr_now",
     "page_status",
     "sites",

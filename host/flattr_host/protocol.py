@@ -35,6 +35,7 @@ MAX_SEGMENTS_PER_MESSAGE = 200
 # The most seconds one segment may carry, and exactly what the host counts of it (the extension
 # splits longer stretches; tests on both sides read it from protocol.schema.json).
 MAX_SEGMENT_SECONDS = 3600.0
+MAX_VISITS_PER_MESSAGE = 100
 MAX_HISTORY_PAGE = 200
 DEFAULT_HISTORY_PAGE = 50
 
@@ -146,12 +147,21 @@ class SignOutRequest(Message):
     type: Literal["sign_out"]
 
 
+FlattrParam = Literal["title", "description", "language", "tags", "category", "hidden"]
+
+
 class PageMeta(Message):
-    """Creator metadata found on the page."""
+    """Creator metadata found on the page (docs/attention.md#creator-metadata)."""
 
     payment_url: Url | None = None
     flattr_id: Annotated[Text, Field(max_length=256)] | None = None
     canonical_url: Url | None = None
+    button_url: Url | None = Field(
+        None, description="Flattr button markup: an auto-submit URL or a flattr.com/thing link"
+    )
+    flattr_params: dict[FlattrParam, Annotated[str, Field(max_length=1024)]] | None = Field(
+        None, description="the other flattr:* meta tags, for the auto-submit URL of flattr_id"
+    )
 
 
 class Segment(Message):
@@ -194,6 +204,28 @@ class AttentionRequest(Message):
         description="an id for this batch: a resend with the same id within a day is answered "
         "with the first answer and recorded only once",
     )
+
+
+class Visit(Message):
+    """One top-level navigation in a normal window (for daily visit flattrs)."""
+
+    url: Url
+    visited_at: float | None = Field(None, description="unix time of the navigation")
+    private: bool = False
+
+
+class VisitsRequest(Message):
+    id: RequestId
+    type: Literal["visits"]
+    visits: Annotated[list[Visit], Field(min_length=1, max_length=MAX_VISITS_PER_MESSAGE)]
+
+
+class SetVisitFlattrsRequest(Message):
+    """Turn daily visit flattrs on or off; off deletes the visits kept."""
+
+    id: RequestId
+    type: Literal["set_visit_flattrs"]
+    enabled: bool
 
 
 class FlattrNowRequest(Message):
@@ -267,6 +299,8 @@ Request = Annotated[
     | SubscriptionRequest
     | SignOutRequest
     | AttentionRequest
+    | VisitsRequest
+    | SetVisitFlattrsRequest
     | FlattrNowRequest
     | PageStatusRequest
     | SetSiteRequest
@@ -284,6 +318,8 @@ _REQUEST_MODELS: tuple[type[Message], ...] = (
     SubscriptionRequest,
     SignOutRequest,
     AttentionRequest,
+    VisitsRequest,
+    SetVisitFlattrsRequest,
     FlattrNowRequest,
     PageStatusRequest,
     SetSiteRequest,
@@ -360,9 +396,32 @@ class AttentionResult(Message):
     results: list[SegmentResult]
 
 
+class VisitsResult(Message):
+    recorded: int = Field(description="how many visits were kept (the rest do not count)")
+
+
+class VisitFlattrsState(Message):
+    enabled: bool
+
+
 class FlattrNowResult(Message):
     url: str
     flattr_id: int
+
+
+class Creator(Message):
+    """Who the page's flattrs go to, when the page says."""
+
+    url: str = Field(description="what is submitted: an auto-submit URL or a Flattr thing")
+    name: str | None = Field(None, description="Flattr username, community identifier or thing id")
+    kind: Literal["user", "owner", "thing"] | None = None
+    source: Literal["payment_link", "flattr_meta", "button"]
+
+
+class PageCount(Message):
+    url: str = Field(description="the page (normalised URL) the flattrs were for")
+    title: str | None = None
+    flattrs: int
 
 
 class PageStatus(Message):
@@ -373,6 +432,10 @@ class PageStatus(Message):
     progress: float = Field(0, ge=0, le=1)
     flattrs_today_url: int = 0
     flattrs_today_site: int = 0
+    creator: Creator | None = None
+    pages_today: list[PageCount] = Field(
+        [], description="the site's pages flattred today and how often, most first (capped)"
+    )
 
 
 class SiteEntry(Message):
@@ -414,6 +477,7 @@ class StatusResult(Message):
     queue: QueueState
     mode: Literal["all", "enabled", "metadata"]
     flattrs_today: int
+    visit_flattrs: bool = Field(True, description="daily visit flattrs are on")
 
 
 class HistoryItem(Message):
@@ -484,6 +548,8 @@ RESULTS: dict[str, type[BaseModel]] = {
     "subscription": AccountState,
     "sign_out": AccountState,
     "attention": AttentionResult,
+    "visits": VisitsResult,
+    "set_visit_flattrs": VisitFlattrsState,
     "flattr_now": FlattrNowResult,
     "page_status": PageStatus,
     "set_site": SiteEntry,

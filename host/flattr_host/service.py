@@ -10,7 +10,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import accounts, export, framing, hello, ledger, paths, sites, status, store, urls
+from . import (
+    accounts,
+    creators,
+    export,
+    framing,
+    hello,
+    ledger,
+    paths,
+    sites,
+    status,
+    store,
+    urls,
+    visits,
+)
 from . import protocol as p
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
@@ -40,6 +53,8 @@ class Service:
         # Events of the current request; sent only once its transaction has committed.
         self._events: list[dict[str, Any]] = []
         self.clock = time.time
+        # The attention day whose visit flattrs were last looked at by this process.
+        self._visits_checked_day: str | None = None
 
     @classmethod
     def open(
@@ -62,6 +77,7 @@ class Service:
         wake = False
         try:
             with store.transaction(self.conn):
+                visits_day, wake = self._process_visits()
                 for message in messages:
                     self._events = []
                     reply, woke = self._handle_one(message)
@@ -74,11 +90,41 @@ class Service:
             return [
                 error(request_id(m), "storage_error", f"nothing was saved: {exc}") for m in messages
             ]
+        self._visits_checked_day = visits_day  # committed
         for e in events:
             self.emit(e)
         if wake and self.loop is not None:
             self.loop.wake()
         return replies
+
+    def _process_visits(self) -> tuple[str, bool]:
+        """Daily visit flattrs, once per attention day: at the first request after it began
+        (host start or 04:00). Returns the day and whether flattrs were queued."""
+        now = self.clock()
+        day = ledger.attention_day(now, self.settings)
+        if day == self._visits_checked_day:
+            return day, False
+        account = accounts.current(self.conn)
+        # Its own savepoint: a bug here must never keep the requests of the batch from running.
+        self.conn.execute("SAVEPOINT visits")
+        try:
+            with_flattr = visits.process_due(
+                self.conn,
+                account_id=account.id if account else None,
+                now=now,
+                settings=self.settings,
+            )
+        except sqlite3.Error:
+            raise
+        except Exception:
+            self.conn.execute("ROLLBACK TO visits")
+            log.exception("daily visit flattrs failed; trying again at the next start")
+            with_flattr = []
+        finally:
+            self.conn.execute("RELEASE visits")
+        if with_flattr:
+            log.info("daily visit flattrs: %d site(s) qualified", len(with_flattr))
+        return day, bool(with_flattr) and account is not None
 
     def _handle_one(self, message: Any) -> tuple[dict[str, Any], bool]:
         rid = request_id(message)
@@ -200,6 +246,25 @@ class Service:
             )
         return answer, any(x.flattrs_queued for x in answer.results)
 
+    def _on_visits(self, r: p.VisitsRequest) -> tuple[BaseModel, bool]:
+        now = self.clock()
+        kept = [
+            visits.record(
+                self.conn,
+                v.url,
+                at=v.visited_at,
+                now=now,
+                settings=self.settings,
+                private=v.private,
+            )
+            for v in r.visits
+        ]
+        return p.VisitsResult(recorded=sum(1 for k in kept if k.recorded)), False
+
+    def _on_set_visit_flattrs(self, r: p.SetVisitFlattrsRequest) -> tuple[BaseModel, bool]:
+        visits.set_enabled(self.conn, r.enabled)
+        return p.VisitFlattrsState(enabled=r.enabled), False
+
     def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
         account = accounts.current(self.conn)
         outcome = ledger.manual_flattr(
@@ -242,6 +307,10 @@ class Service:
             progress=s.progress,
             flattrs_today_url=s.flattrs_today_url,
             flattrs_today_site=s.flattrs_today_site,
+            creator=_creator(r.url, _meta(r.meta)) if d.site else None,
+            pages_today=status.pages_today(self.conn, d.site, self.clock(), self.settings)
+            if d.site
+            else [],
         ), False
 
     def _on_set_site(self, r: p.SetSiteRequest) -> tuple[BaseModel, bool]:
@@ -296,7 +365,11 @@ def _is_flattr_page(url: str) -> bool:
 
 def _meta(m: p.PageMeta) -> urls.PageMeta:
     return urls.PageMeta(
-        payment_url=m.payment_url, flattr_id=m.flattr_id, canonical_url=m.canonical_url
+        payment_url=m.payment_url,
+        flattr_id=m.flattr_id,
+        canonical_url=m.canonical_url,
+        button_url=m.button_url,
+        flattr_params=tuple(sorted((m.flattr_params or {}).items())),
     )
 
 
@@ -313,6 +386,15 @@ def _result(x: ledger.SegmentResult) -> p.SegmentResult:
 
 def _refused(s: p.InvalidSegment) -> p.SegmentResult:
     return p.SegmentResult(url=None, site=None, counted=False, reason=INVALID, error=s.error)
+
+
+def _creator(url: str, meta: urls.PageMeta) -> p.Creator | None:
+    c = creators.declared(url, meta)
+    if c is None:
+        return None
+    kind: Any = c.kind
+    source: Any = c.source
+    return p.Creator(url=c.submit_url, name=c.name, kind=kind, source=source)
 
 
 def _segment(s: p.Segment) -> ledger.Segment:

@@ -56,6 +56,21 @@ class Settings(NamedTuple):
     # Mode: "all" public sites, only sites the user "enabled", or only pages with Flattr "metadata".
     mode: str = "all"
 
+    # --- daily visit flattrs (docs/attention.md#daily-visit-flattrs) -------------------------
+    # On unless the user turned it off (then stored in the database): the original's default.
+    visit_flattrs: bool = True
+    # Rule 1, a regular reader: this many visits, each this long after the preceding visit (to
+    # any site), within the window.
+    visit_daily_count: int = 3
+    visit_daily_gap: float = 6 * 3600.0
+    visit_daily_window: float = 30 * 86_400.0
+    # Rule 2, a burst of returns: this many visits within the window, each this long after the
+    # preceding visit and not followed by another visit within ``visit_quiet_after``.
+    visit_burst_count: int = 4
+    visit_burst_gap: float = 15.0
+    visit_burst_window: float = 30 * 60.0
+    visit_quiet_after: float = 5.0
+
     # --- submission (docs/flattr-api.md#bulk-flattr) ----------------------------------------
     api_base: str = DEFAULT_API_BASE
     web_base: str = DEFAULT_WEB_BASE

@@ -280,7 +280,7 @@ def get_setting(conn: sqlite3.Connection, site: str) -> str | None:
 
 def set_site(conn: sqlite3.Connection, site: str, setting: str | None, now: float) -> str:
     """Enable, disable or (None) reset a site; returns its registrable domain. Disabling deletes
-    its recorded attention; flattrs already queued stay. Call inside a transaction."""
+    its recorded attention and visits; flattrs already queued stay. Call inside a transaction."""
     canonical = urls.site_of(site)
     if canonical is None:
         raise ValueError(f"{site!r} is not a public site name")
@@ -296,6 +296,7 @@ def set_site(conn: sqlite3.Connection, site: str, setting: str | None, now: floa
     )
     if setting == DISABLED:
         conn.execute("DELETE FROM attention WHERE site = ?", (canonical,))
+        conn.execute("DELETE FROM visits WHERE site = ?", (canonical,))
     return canonical
 
 

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from . import accounts, ledger, sites
+from . import accounts, ledger, sites, visits
 from . import protocol as p
 from .settings import Settings
 
@@ -52,6 +52,23 @@ def flattrs_today(conn: sqlite3.Connection, now: float, settings: Settings) -> i
     return int(row[0])
 
 
+# "N flattrs today on this site" lists at most this many pages.
+MAX_PAGES_TODAY = 50
+
+
+def pages_today(
+    conn: sqlite3.Connection, site: str, now: float, settings: Settings
+) -> list[p.PageCount]:
+    """The site's pages flattred today (rejected ones not counted), most flattred first."""
+    rows = conn.execute(
+        "SELECT page_url, MAX(title), COUNT(*) AS n FROM flattrs "
+        "WHERE site = ? AND day = ? AND state != 'rejected' "
+        "GROUP BY page_url ORDER BY n DESC, page_url LIMIT ?",
+        (site, ledger.attention_day(now, settings), MAX_PAGES_TODAY),
+    ).fetchall()
+    return [p.PageCount(url=r[0], title=r[1], flattrs=int(r[2])) for r in rows]
+
+
 def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.StatusResult:
     account = accounts.current(conn)
     reason = None if account is not None else _last_sign_out_reason(conn)
@@ -60,6 +77,7 @@ def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p
         queue=queue_state(conn, now, settings),
         mode=sites.get_mode(conn, settings),
         flattrs_today=flattrs_today(conn, now, settings),
+        visit_flattrs=visits.enabled(conn, settings),
     )
 
 

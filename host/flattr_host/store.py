@@ -104,6 +104,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attention_batches_age ON attention_batches (recorded_at);
     """,
+    # 3: visits for daily visit flattrs: timestamps per site, nothing else of the page.
+    """
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,              -- registrable domain
+        at REAL NOT NULL,                -- unix time of the top-level navigation
+        gap_before REAL,                 -- seconds since the preceding visit (any site), NULL: none
+        followed INTEGER NOT NULL DEFAULT 0  -- 1 once another visit came soon after
+    );
+    CREATE INDEX visits_site_at ON visits (site, at);
+    CREATE INDEX visits_at ON visits (at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Pause between attempts when another process holds the database while we set it up.

@@ -46,6 +46,9 @@ INTRANET_SUFFIXES = ("local", "lan", "internal", "intranet", "home.arpa", "corp"
 # Flattr auto-submit URLs (docs/flattr-api.md#auto-submit-urls), from <link rel="payment" href="…">
 AUTO_SUBMIT_HOST = "flattr.com"
 AUTO_SUBMIT_PATH = "/submit/auto"
+# Bounds of what a page may declare (as the protocol's PageMeta).
+MAX_SUBMIT_URL_LENGTH = 8192
+MAX_FLATTR_ID_LENGTH = 256
 
 # AMP viewers that wrap the real page: https://www.google.<tld>/amp/s/example.com/x and
 # https://example-com.cdn.ampproject.org/c/s/example.com/x ("s/" marks https).
@@ -96,10 +99,17 @@ class PageMeta:
     payment_url: str | None = None  # <link rel="payment" href="…">
     flattr_id: str | None = None  # <meta name="flattr:id" content="…">
     canonical_url: str | None = None  # <link rel="canonical" href="…">
+    # Flattr button markup: an auto-submit URL or a flattr.com/thing/… link (creators.py).
+    button_url: str | None = None
+    # The other flattr:* meta tags (title, tags, …) as sorted (name, value) pairs.
+    flattr_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_flattr_metadata(self) -> bool:
-        return bool(self.payment_url) or bool(self.flattr_id)
+        """Whether the page validly names a creator (mode ``metadata``): see creators.py."""
+        from . import creators  # creators builds on this module
+
+        return creators.names_a_creator(self)
 
 
 @dataclass(frozen=True)
@@ -296,9 +306,9 @@ def classify(url: str) -> Classified:
 
 
 def valid_auto_submit(href: str | None) -> str | None:
-    """``href`` when it is a usable Flattr auto-submit URL (http(s)://flattr.com/submit/auto with
-    an http(s) ``url`` parameter), else None."""
-    if not href:
+    """``href`` as https when it is a usable Flattr auto-submit URL (http(s)://flattr.com/submit/auto
+    with an http(s) ``url`` parameter), else None."""
+    if not href or len(href) > MAX_SUBMIT_URL_LENGTH:
         return None
     href = href.strip()
     split = _split(href)
@@ -310,17 +320,25 @@ def valid_auto_submit(href: str | None) -> str | None:
     inner = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "url"]
     if len(inner) != 1 or _split(inner[0]) is None:
         return None
-    return urlunsplit(parts._replace(netloc=host, fragment=""))
+    # Flattr's own examples use http://; the flattr goes over https all the same.
+    return urlunsplit(parts._replace(scheme="https", netloc=host, fragment=""))
 
 
 @functools.lru_cache(maxsize=URL_CACHE_SIZE)
 def resolve_target(page_url: str, meta: PageMeta) -> str:
-    """The URL to submit for this page: the page's declared auto-submit URL (so the creator gets
-    the flattr), else its canonical URL when on the same site, else the real page behind an AMP
-    viewer, else the normalized page URL (``page_url`` itself when it cannot be normalized)."""
-    payment = valid_auto_submit(meta.payment_url)
-    if payment is not None:
-        return payment
+    """The URL to submit for this page: the creator's auto-submit or thing URL when the page
+    declares one (``creators.declared``), else ``page_target``."""
+    from . import creators  # creators builds on this module
+
+    creator = creators.declared(page_url, meta)
+    return creator.submit_url if creator is not None else page_target(page_url, meta)
+
+
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
+def page_target(page_url: str, meta: PageMeta) -> str:
+    """The page a flattr is for: its canonical URL when on the same site, else the real page
+    behind an AMP viewer, else the normalized page URL (``page_url`` itself when it cannot be
+    normalized)."""
     page = classify(page_url)  # unwraps AMP
     if meta.canonical_url and page.site is not None:
         canonical = classify(meta.canonical_url)

@@ -44,6 +44,12 @@ CREATOR_PAGE_URL = f"http://{CREATOR}{CREATOR_PATH}"
 PAYMENT_URL = "https://flattr.com/submit/auto?user_id=creator&url=" + urllib.parse.quote(
     CREATOR_PAGE_URL, safe=""
 )
+# A page naming its creator only with <meta name="flattr:id">, and one only with an embedded
+# Flattr button (data-flattr-uid): both are flattred through auto-submit URLs naming them.
+CREATOR_META_PATH = "/meta"
+CREATOR_META_USER = "meta-creator"
+CREATOR_BUTTON_PATH = "/button"
+CREATOR_BUTTON_USER = "button-creator"
 AUDIO_PATH = "/radio"
 TONE_PATH = "/tone.wav"
 MISSING_PATH = "/missing"
@@ -192,6 +198,15 @@ def route(host: str, path: str, state: SitesState) -> tuple[int, str, bytes]:
     if host == CREATOR and path == CREATOR_PATH:
         head = f"<link rel='payment' href='{html.escape(PAYMENT_URL)}'>"
         return 200, html_type, article("A creator's work", head=head).encode()
+    if host == CREATOR and path == CREATOR_META_PATH:
+        head = f"<meta name='flattr:id' content='{CREATOR_META_USER}'>"
+        return 200, html_type, article("Declared by meta", head=head).encode()
+    if host == CREATOR and path == CREATOR_BUTTON_PATH:
+        button = (
+            f"<a class='FlattrButton' href='http://{CREATOR}{CREATOR_BUTTON_PATH}' "
+            f"data-flattr-uid='{CREATOR_BUTTON_USER}' data-flattr-category='text'>Flattr this</a>"
+        )
+        return 200, html_type, article("Declared by a button", extra=button).encode()
     if host == MUSIC and path == AUDIO_PATH:
         audio = f"<audio id='audio' src='{TONE_PATH}' autoplay loop controls></audio>"
         return 200, html_type, article("Radio", extra=audio).encode()

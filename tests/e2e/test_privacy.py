@@ -44,11 +44,20 @@ def attention_urls(rig: Rig) -> set[str]:
     return {row["url"] for row in rig.query("SELECT url FROM attention")}
 
 
+# The public page's visit (daily visit flattrs keep a site and a time), and nothing else ever.
+ONLY_THE_PUBLIC_VISIT = [{"site": "example.org", "n": 1}]
+
+
+def visits_kept(rig: Rig) -> list[dict[str, object]]:
+    return rig.query("SELECT site, COUNT(*) AS n FROM visits GROUP BY site")
+
+
 def test_a_public_page_records_the_control(rig: Rig, companion: Companion) -> None:
     page = rig.b.new_tab(PUBLIC_URL)
     read(page, GLANCE_SECONDS)
     page.close()
     wait_until(lambda: PUBLIC_URL in attention_urls(rig), 10, "the public page is recorded")
+    assert visits_kept(rig) == ONLY_THE_PUBLIC_VISIT
 
 
 def test_a_private_window_records_nothing(rig: Rig, companion: Companion) -> None:
@@ -63,6 +72,7 @@ def test_a_private_window_records_nothing(rig: Rig, companion: Companion) -> Non
     radio.close()
     time.sleep(SETTLE_SECONDS)
     assert attention_urls(rig) == {PUBLIC_URL}
+    assert visits_kept(rig) == ONLY_THE_PUBLIC_VISIT
     assert rig.query("SELECT url FROM flattrs") == []
     assert rig.control.received() == []
 
@@ -83,3 +93,4 @@ def test_intranet_localhost_and_ip_pages_record_nothing(rig: Rig, companion: Com
         page.close()
     time.sleep(SETTLE_SECONDS)
     assert attention_urls(rig) == {PUBLIC_URL}
+    assert visits_kept(rig) == ONLY_THE_PUBLIC_VISIT

@@ -1,5 +1,6 @@
 // The toolbar button at a glance: signed out or helper missing ("!", greyed icon), this site off
-// (off icon), otherwise today's flattr count.
+// (off icon), otherwise today's flattr count on all sites (the day's total, as the popup's header
+// and the options page say; the popup lists today's flattrs on the current site separately).
 import {
   BADGE_COLOR_ALERT,
   BADGE_COLOR_COUNT,

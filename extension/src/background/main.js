@@ -6,6 +6,7 @@ import { BG_CHANGED, FLATTR, FLATTR_PORT_NAME, PAGE } from "../common/messages.j
 import { toolbarState, Toolbar } from "./badge.js";
 import { checkSender, errorOf, FlattrSite } from "./handshake.js";
 import { HostConnection, STATES } from "./host.js";
+import { Injector } from "./inject.js";
 import * as build from "./protocol.js";
 import { BADGE_DEBOUNCE_MS, TICK_ALARM_NAME, TICK_PERIOD_MINUTES } from "./settings.js";
 import { SignIn } from "./signin.js";
@@ -53,7 +54,8 @@ const flattr = new FlattrSite({
   info: { id: extensionInfo.id, version: extensionInfo.version, build: `${browser}-${manifest.version}` },
   closeSignInTab: (tab) => signIn.close(tab),
 });
-const ui = new UiApi({ api, host, tracker, status, signIn, changed: () => changed() });
+const injector = new Injector({ api });
+const ui = new UiApi({ api, host, tracker, status, signIn, injector, changed: () => changed() });
 const toolbar = new Toolbar({ api });
 
 // --- UI notifications and the toolbar -----------------------------------------------------------
@@ -165,5 +167,7 @@ api.runtime.onStartup.addListener(() => ensureAlarm());
 
 tracker.start();
 host.start();
+// Tabs open before an install, update or re-enable: give them the content scripts.
+injector.sweep().catch(() => {});
 ensureAlarm().catch(() => {});
 updateToolbar().catch(() => {});

@@ -46,6 +46,18 @@ export function attention(segments, batch = null) {
   return batch ? { type: "attention", segments, batch } : { type: "attention", segments };
 }
 
+/** Top-level navigations `{url, visited_at}` of normal windows, oldest first. */
+export function visits(list) {
+  return {
+    type: "visits",
+    visits: list.map((v) => ({ url: v.url, visited_at: v.visited_at, private: false })),
+  };
+}
+
+export function setVisitFlattrs(enabled) {
+  return { type: "set_visit_flattrs", enabled: Boolean(enabled) };
+}
+
 export function flattrNow(page) {
   return {
     type: "flattr_now",

@@ -35,6 +35,12 @@ export const MAX_BATCH_SEGMENTS = 50;
 export const MAX_SEGMENT_SECONDS = 3600;
 /** Unsent segments kept while the host is unreachable; the oldest go first beyond this. */
 export const MAX_OUTBOX_SEGMENTS = 1000;
+// Top-level navigations (for daily visit flattrs) sent per `visits` request, and kept unsent at most
+// while the host is away (the oldest go first).
+export const MAX_BATCH_VISITS = 100;
+// How long the background waits for a content script to answer before injecting it.
+export const INJECT_PING_TIMEOUT_MS = 500;
+export const MAX_PENDING_VISITS = 500;
 /** Two queued segments of the same page merge when the older started at most this long ago. */
 export const MERGE_WINDOW_SECONDS = 1800;
 /** storage.session writes are coalesced over this long. */
@@ -81,6 +87,7 @@ export const MAX_TOKEN_LENGTH = 4096;
 export const MAX_URL_LENGTH = 8192;
 export const MAX_TITLE_LENGTH = 1024;
 export const MAX_FLATTR_ID_LENGTH = 256;
+export const MAX_FLATTR_PARAM_LENGTH = 1024;
 export const MAX_SITE_LENGTH = 253;
 export const MAX_HISTORY_LIMIT = 200;
 

@@ -14,17 +14,21 @@ export class StatusCache {
     this.queue = null;
     this.mode = null;
     this.flattrsToday = null;
+    this.visitFlattrs = null;
     this.timer = null;
   }
 
   /** What ui:state reports; nothing while the host is not ready (it would be stale). */
   view() {
-    if (!this.host.isReady()) return { account: null, queue: null, mode: null, flattrsToday: null };
+    if (!this.host.isReady()) {
+      return { account: null, queue: null, mode: null, flattrsToday: null, visitFlattrs: null };
+    }
     return {
       account: this.account,
       queue: this.queue,
       mode: this.mode,
       flattrsToday: this.flattrsToday,
+      visitFlattrs: this.visitFlattrs,
     };
   }
 
@@ -52,6 +56,7 @@ export class StatusCache {
     if (result.queue) this.queue = result.queue;
     if (typeof result.mode === "string") this.mode = result.mode;
     if (Number.isInteger(result.flattrs_today)) this.flattrsToday = result.flattrs_today;
+    if (typeof result.visit_flattrs === "boolean") this.visitFlattrs = result.visit_flattrs;
     this.onChange();
   }
 

@@ -5,10 +5,20 @@
 //
 // Private windows: an incognito tab is never handed to the machine, never stored, and its URL is
 // never kept; content scripts there stay silent, and their messages are dropped here as well.
+//
+// Visits: each top-level navigation of a normal-window tab to another http(s) page is also sent
+// (`visits`) for daily visit flattrs (docs/attention.md#daily-visit-flattrs).
 import { AttentionMachine, NO_WINDOW } from "./attention.js";
 import { Outbox } from "./outbox.js";
 import * as build from "./protocol.js";
-import { FLUSH_INTERVAL_MS, IDLE_DETECTION_SECONDS, SAVE_DEBOUNCE_MS } from "./settings.js";
+import {
+  FLUSH_INTERVAL_MS,
+  IDLE_DETECTION_SECONDS,
+  MAX_BATCH_VISITS,
+  MAX_PENDING_VISITS,
+  MAX_URL_LENGTH,
+  SAVE_DEBOUNCE_MS,
+} from "./settings.js";
 import { isHttpUrl, withoutHash } from "./urls.js";
 import { ACTIVITY_EVENTS, PAGE } from "../common/messages.js";
 import { realTimers } from "./timers.js";
@@ -35,6 +45,8 @@ export class Tracker {
     this.eventTime = null;
     this.machine = null;
     this.outbox = new Outbox();
+    this.visits = []; // unsent {url, visited_at}, oldest first
+    this.visitedUrl = new Map(); // tabId → the page its last visit was to (without #fragment)
     this.chain = Promise.resolve();
     this.flushTimer = null;
     this.saveTimer = null;
@@ -56,6 +68,7 @@ export class Tracker {
     tabs.onCreated.addListener((tab) => this._event((m) => this._seen(m, tab)));
     tabs.onRemoved.addListener((tabId) =>
       this._event((m) => {
+        this.visitedUrl.delete(tabId);
         m.closed(tabId);
         return { urgent: true };
       }));
@@ -143,6 +156,7 @@ export class Tracker {
       snapshot: saved?.machine ?? null,
     });
     this.outbox = new Outbox({ items: saved?.outbox ?? [], sealed: saved?.sealed ?? null });
+    this.visits = Array.isArray(saved?.visits) ? saved.visits.slice(-MAX_PENDING_VISITS) : [];
     const { tabs, windows, idle } = this.api;
     const [all, win, state] = await Promise.all([
       tabs.query({}).catch(() => []),
@@ -203,9 +217,40 @@ export class Tracker {
     const before = m.page(tabId)?.url ?? null;
     m.tab(tab);
     const navigated = before !== null && withoutHash(before) !== withoutHash(tab.url ?? "");
+    // Browsers differ in which update carries the new URL (Firefox may report it with the
+    // "loading" status before a `url` change): compare with the last page visited in this tab.
+    const last = this.visitedUrl.has(tabId) ? this.visitedUrl.get(tabId) : withoutHash(before ?? "");
+    const visited = isHttpUrl(tab.url) && last !== withoutHash(tab.url);
+    this.visitedUrl.set(tabId, withoutHash(tab.url ?? ""));
+    if (visited) this._visit(tab.url);
     if (change.status === "complete" && isHttpUrl(tab.url)) this._askMeta(tabId, tab.url);
     if (navigated || change.status === "complete" || "title" in change) this.onPageChanged(tabId);
-    return { urgent: navigated };
+    return { urgent: navigated || visited };
+  }
+
+  _visit(url) {
+    const page = withoutHash(url);
+    if (page.length > MAX_URL_LENGTH) return;
+    this.visits.push({ url: page, visited_at: this.eventTime ?? this.clock() });
+    const over = this.visits.length - MAX_PENDING_VISITS;
+    if (over > 0) this.visits.splice(0, over);
+  }
+
+  /** Send the visits noted so far; a host without the `visits` capability gets none. */
+  async _sendVisits() {
+    const caps = this.host.capabilities;
+    if (Array.isArray(caps) && caps.length > 0 && !caps.includes("visits")) this.visits = [];
+    while (this.visits.length > 0 && this.host.isReady()) {
+      const batch = this.visits.slice(0, MAX_BATCH_VISITS);
+      try {
+        await this.host.request(build.visits(batch));
+      } catch (err) {
+        if (!err.answered || err.code === "storage_error") break; // keep them for the next flush
+        console.warn("visits refused:", err.code, err.message);
+      }
+      this.visits.splice(0, batch.length);
+      this._scheduleSave();
+    }
   }
 
   /** Same-document navigations do not rerun the content script: ask it for fresh metadata. */
@@ -272,6 +317,7 @@ export class Tracker {
         this.onResults(result.results);
       }
     }
+    await this._sendVisits();
     if (this.machine.counting() || this.machine.hasPending()) this._after({});
   }
 
@@ -289,6 +335,7 @@ export class Tracker {
       machine: this.machine.snapshot(),
       outbox: this.outbox.toJSON(),
       sealed: this.outbox.sealed,
+      visits: this.visits,
     };
     try {
       await this.api.storage.session.set({ [STORAGE_KEY]: value });

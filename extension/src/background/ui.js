@@ -9,6 +9,7 @@ import {
   MAX_SITE_LENGTH,
   RETRY_NOW_WAIT_MS,
 } from "./settings.js";
+import { IMPOSSIBLE } from "./inject.js";
 import { isHttpUrl } from "./urls.js";
 import { UI } from "../common/messages.js";
 
@@ -23,9 +24,9 @@ export class UiApi {
    * @param {object} o  api (tabs), host, tracker, status (StatusCache), signIn (SignIn),
    *   changed (() => void: tell the UI and the toolbar), now (() => unix seconds)
    */
-  constructor({ api, host, tracker, status, signIn, changed = () => {},
+  constructor({ api, host, tracker, status, signIn, injector = null, changed = () => {},
     now = () => Date.now() / 1000 }) {
-    Object.assign(this, { api, host, tracker, status, signIn, changed, now });
+    Object.assign(this, { api, host, tracker, status, signIn, injector, changed, now });
     this.routes = {
       [UI.STATE]: (m) => this.state(m),
       [UI.SIGN_IN]: () => this.signInTab(),
@@ -33,6 +34,7 @@ export class UiApi {
       [UI.SET_SITE]: (m) => this.setSite(m),
       [UI.SITES]: () => this.call(build.sites()),
       [UI.SET_MODE]: (m) => this.setMode(m),
+      [UI.SET_VISIT_FLATTRS]: (m) => this.setVisitFlattrs(m),
       [UI.HISTORY]: (m) => this.call(build.history(m.before, m.limit)),
       [UI.EXPORT]: () => this.exportAll(),
       [UI.SIGN_OUT]: () => this.signOut(),
@@ -75,6 +77,10 @@ export class UiApi {
     };
     if (tab && tab.incognito === false) {
       answer.tab = { url: tab.url ?? "", title: tab.title ?? "" };
+      // A page open since before the extension started may lack the content script.
+      if (this.injector && isHttpUrl(tab.url)) {
+        answer.tab.reload = (await this.injector.ensure(tab)) === IMPOSSIBLE;
+      }
     } else if (tab) {
       answer.tab = { url: "", title: "", incognito: true }; // nothing of a private tab
     }
@@ -138,6 +144,16 @@ export class UiApi {
     const answer = await this.call(build.setMode(mode));
     if (answer.ok) {
       this.status.mode = mode;
+      this.changed();
+    }
+    return answer;
+  }
+
+  async setVisitFlattrs({ enabled }) {
+    if (typeof enabled !== "boolean") return fail("invalid_request", "enabled must be true or false");
+    const answer = await this.call(build.setVisitFlattrs(enabled));
+    if (answer.ok) {
+      this.status.visitFlattrs = answer.enabled;
       this.changed();
     }
     return answer;

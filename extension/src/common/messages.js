@@ -10,6 +10,7 @@ export const UI = Object.freeze({
   SET_SITE: "ui:set-site",
   SITES: "ui:sites",
   SET_MODE: "ui:set-mode",
+  SET_VISIT_FLATTRS: "ui:set-visit-flattrs",
   HISTORY: "ui:history",
   EXPORT: "ui:export",
   SIGN_OUT: "ui:sign-out",

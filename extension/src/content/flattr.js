@@ -30,6 +30,18 @@
     return;
   }
 
+  // Injected into a page where a live copy already runs (src/background/inject.js): one is
+  // enough. A copy left behind by an update is not live: its runtime is gone.
+  const LIVE_KEY = "__flattrCompanionHandshake";
+  if (typeof globalThis[LIVE_KEY] === "function" && globalThis[LIVE_KEY]()) return;
+  globalThis[LIVE_KEY] = () => {
+    try {
+      return !gone && Boolean(api.runtime?.id);
+    } catch {
+      return false;
+    }
+  };
+
   let info = null; // {build, id, version} once the background said this page may know us
   let pollTimer = null;
   let port = null;

@@ -83,7 +83,8 @@ async function loadState() {
   const host = hostView(answer.host);
   renderHost(host);
   renderAccount(accountSection(answer.account));
-  for (const id of ["account", "mode-section", "sites-section", "builtin-section",
+  $("visit-flattrs").checked = answer.visitFlattrs !== false;
+  for (const id of ["account", "mode-section", "badge-section", "visits-section", "sites-section", "builtin-section",
     "history-section", "data-section"]) {
     show($(id), host === null);
   }
@@ -184,6 +185,15 @@ async function setMode(mode) {
   $("mode-fieldset").disabled = false;
   notice(answer.ok ? "Saved." : errorText(answer.error));
   await loadSites();
+}
+
+async function setVisitFlattrs(enabled) {
+  $("visit-flattrs").disabled = true;
+  const answer = await request({ kind: "ui:set-visit-flattrs", enabled });
+  $("visit-flattrs").disabled = false;
+  const done = enabled ? "Daily visit flattrs are on." : "Daily visit flattrs are off; visits deleted.";
+  notice(answer.ok ? done : errorText(answer.error));
+  await loadState();
 }
 
 async function setSite(site, setting, button) {
@@ -324,6 +334,7 @@ function wire() {
     addSite("enabled");
   });
   $("add-site-disable").addEventListener("click", () => addSite("disabled"));
+  $("visit-flattrs").addEventListener("change", (e) => setVisitFlattrs(e.target.checked));
   $("history-more").addEventListener("click", () => loadHistory(true));
   $("export").addEventListener("click", exportData);
   api.runtime.onMessage.addListener((message) => {

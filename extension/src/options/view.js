@@ -48,6 +48,7 @@ const REASON_LABELS = {
   attention: "Attention",
   audio: "Listening",
   manual: "Flattr button",
+  visits: "Daily visits",
 };
 
 // Longest site name the host accepts (DNS limit; SetSiteRequest.site maxLength).

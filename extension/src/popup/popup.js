@@ -49,13 +49,14 @@ function renderAccount(account, subscription) {
   $("account").dataset.tone = account.signedIn ? "ok" : "warn";
   $("account-title").textContent = account.headline;
   setLines("account-sentences", account.sentences);
-  show($("sign-in"), account.signIn);
+  show($("sign-in-row"), account.signIn);
   show($("subscription"), Boolean(subscription));
   if (subscription) {
     $("subscription").dataset.tone = subscription.tone;
     $("subscription-text").textContent = subscription.text;
     show($("subscription-link"), Boolean(subscription.link));
     $("subscription-link").textContent = subscription.link?.text || "";
+    $("subscription-link").href = subscription.link?.href || FLATTR_HOME;
   }
 }
 
@@ -72,7 +73,19 @@ function renderPage(page) {
     $("progress-label").textContent = progress.label;
     setText("progress-detail", progress.detail);
   }
-  setText("page-today", page.today);
+  // With pages to list, the line is the summary of a list that opens; otherwise a plain line.
+  const pages = page.todayPages ?? [];
+  setText("page-today-line", pages.length > 0 ? "" : page.today);
+  show($("page-today"), pages.length > 0);
+  $("page-today-summary").textContent = page.today || "";
+  const items = pages.map((p) => {
+    const li = document.createElement("li");
+    li.textContent = p.text;
+    li.title = p.title;
+    return li;
+  });
+  $("page-today-list").replaceChildren(...items);
+  setText("page-creator", page.creator ?? "");
   const flattr = page.flattrNow ?? { visible: false };
   show($("flattr-now"), flattr.visible);
   $("flattr-now").disabled = !flattr.enabled;

@@ -11,6 +11,7 @@ export const INSTALL_ALTERNATIVE =
   "Without pipx: pip install flattr-companion inside a Python virtual environment, then run " +
   "flattr-host install from that environment.";
 export const FLATTR_HOME = "https://flattr.com/";
+export const SUBSCRIPTION_URL = "https://flattr.com/settings/account/subscription";
 
 // Display limits: a hostile page can make its title as long as it likes.
 export const MAX_TITLE_CHARS = 120;
@@ -274,10 +275,8 @@ export function subscriptionView(account) {
     return {
       active: false,
       tone: "warn",
-      text:
-        "Flattrs are recorded but not paid out until your subscription is active — fix it at " +
-        "flattr.com.",
-      link: { href: FLATTR_HOME, text: "Open flattr.com" },
+      text: "Flattrs are recorded but not paid out until your subscription is active.",
+      link: { href: SUBSCRIPTION_URL, text: "Choose subscription" },
     };
   }
   return {
@@ -327,6 +326,28 @@ function siteSwitch(decision) {
   };
 }
 
+/** "N flattrs today on this site", expanded: each page (its title, else its URL) and count. */
+export function todayPages(pages) {
+  if (!Array.isArray(pages)) return [];
+  return pages
+    .filter((p) => p && typeof p === "object" && count(p.flattrs) > 0)
+    .map((p) => {
+      const url = cleanText(p.url, MAX_URL_CHARS);
+      const name = cleanText(p.title, MAX_TITLE_CHARS) || url;
+      return { text: `${name} — ${plural(count(p.flattrs), "flattr", "flattrs")}`, title: url };
+    });
+}
+
+/** Who the page's flattrs go to, when the page names a creator (page_status `creator`). */
+export function creatorText(creator) {
+  if (!creator || typeof creator !== "object") return "";
+  const name = cleanText(creator.name, 80);
+  if (!name) return "Goes to the creator this page names on Flattr";
+  if (creator.kind === "thing") return `Goes to Flattr thing ${name}`;
+  if (creator.kind === "owner") return `Goes to ${name} on Flattr (they claim it there)`;
+  return `Goes to ${name} on Flattr`;
+}
+
 /** This tab: nothing recorded (private, not a web page), or its progress and switches. */
 export function pageView(state, context = {}) {
   const tab = state?.tab ?? null;
@@ -360,6 +381,7 @@ export function pageView(state, context = {}) {
   const site = cleanText(decision.site, MAX_URL_CHARS);
   const signedIn = state?.account?.signed_in === true;
   const sentences = [];
+  if (tab?.reload === true) sentences.push("Reload this page to count it.");
   if (!decision.counts) {
     const detail = cleanText(decision.detail);
     sentences.push(detail ? `Not counting: ${detail}.` : "Attention on this page does not count.");
@@ -379,8 +401,11 @@ export function pageView(state, context = {}) {
     sentences,
     progress: decision.counts ? progressView(page) : null,
     today: site
-      ? `Flattrs today on ${site}: ${todaySite}` + (todayUrl ? ` (this page: ${todayUrl})` : "")
+      ? `${plural(todaySite, "flattr", "flattrs")} today on this site` +
+        (todayUrl ? ` (this page: ${todayUrl})` : "")
       : "",
+    todayPages: todayPages(page.pages_today),
+    creator: creatorText(page.creator),
     flattrsTodaySite: todaySite,
     flattrsTodayUrl: todayUrl,
     flattrNow: { visible: canFlattr, enabled: canFlattr && signedIn, hint: flattrHint },
