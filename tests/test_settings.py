@@ -56,6 +56,7 @@ def test_a_usable_file_is_applied_and_the_environment_wins(tmp_path: Path) -> No
         ('{"request_timeout": true}', '"request_timeout" must be a number, not true'),
         ('{"thresholds": [1, "2"]}', '"thresholds" must be a list of whole numbers, not [1, "2"]'),
         ('{"api_base": null}', '"api_base" must be a string, not null'),
+        ('{"visit_flattrs": 1}', '"visit_flattrs" must be true or false, not 1'),
         ('{"backoff_max": -1}', '"backoff_max" must not be negative, not -1'),
         ('{"request_timeout": NaN}', '"request_timeout" must be a finite number, not NaN'),
         ('{"backoff_max": Infinity}', '"backoff_max" must be a finite number, not Infinity'),

@@ -143,6 +143,7 @@ _KINDS: dict[str, tuple[str, Any, Any]] = {
     "int": ("a whole number", lambda v: _is_number(v, int), lambda v: v),
     "float": ("a number", lambda v: _is_number(v, int | float), float),
     "str": ("a string", lambda v: isinstance(v, str), lambda v: v),
+    "bool": ("true or false", lambda v: isinstance(v, bool), lambda v: v),
     "str | None": ("a string or null", lambda v: v is None or isinstance(v, str), lambda v: v),
     "tuple[int, ...]": (
         "a list of whole numbers",
