@@ -36,11 +36,16 @@ class HostProcess:
     """One ``python -m flattr_host`` process; every byte it writes to stdout must be a frame."""
 
     def __init__(
-        self, home: Path, argv: list[str] | None = None, env: dict[str, str] | None = None
+        self,
+        home: Path,
+        argv: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        launcher: list[str] | None = None,
     ) -> None:
         self.home = home
+        launcher = launcher or [sys.executable, "-m", "flattr_host"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flattr_host", *(chrome_argv() if argv is None else argv)],
+            [*launcher, *(chrome_argv() if argv is None else argv)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

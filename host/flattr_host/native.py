@@ -143,10 +143,7 @@ def serve(
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
     repairs = _self_heal(home, settings)
 
-    # Started right after hello: submission needs SQLite and (when sending) httpx, not pydantic.
-    loop: Any = None
-    # Started at the first other request: validation imports pydantic, the heaviest part.
-    service: Any = None
+    backend = _Backend(home, settings, writer.send)
     try:
         while True:
             batch: list[Any] = []
@@ -157,29 +154,66 @@ def serve(
             except framing.FrameError as exc:
                 # Only an over-cap length gets here: the stream cannot be resynchronised.
                 if batch:
-                    if loop is None:
-                        _exit_on_sigterm()
-                        loop = _start_loop(home, settings, writer.send)
-                    service = service or _start_service(home, settings, writer.send, loop)
-                    _send_all(writer, service.handle_batch(batch))
+                    _send_all(writer, backend.handle(batch))
                 writer.send(error(None, exc.code, exc.message))
                 return 1
-            if service is None and _is_hello(batch[0]):
+            if backend.service is None and _is_hello(batch[0]):
                 # Answered before any heavy import: the browser is waiting for it.
                 writer.send(answer_hello(batch.pop(0), repairs))
-            if loop is None:
-                _exit_on_sigterm()
-                loop = _start_loop(home, settings, writer.send)
+            backend.start_loop()
             if batch:
-                service = service or _start_service(home, settings, writer.send, loop)
-                _send_all(writer, service.handle_batch(batch))
+                _send_all(writer, backend.handle(batch))
     except (framing.EndOfInput, SystemExit):
         return 0
     finally:
-        if service is not None:
-            service.close()
-        if loop is not None:
-            loop.stop()
+        backend.close()
+
+
+class _Backend:
+    """The submission loop (started right after ``hello``) and the service (at the first other
+    request: validation imports pydantic, the heaviest part).
+
+    The loop's thread starts only once every module it runs is imported, so that no two threads
+    ever import at once (concurrent first imports can leave a module half-initialised). A start
+    that fails is retried at the next request, never kept for the whole connection."""
+
+    def __init__(self, home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]):
+        self._home, self._settings, self._emit = home, settings, emit
+        self.loop: Any = None
+        self.service: Any = None
+
+    def start_loop(self) -> str | None:
+        """None once the loop runs, else why it cannot (database, logs) and what to do."""
+        if self.loop is not None:
+            return None
+        try:
+            _exit_on_sigterm()
+            self.loop = _start_loop(self._home, self._settings, self._emit)
+        except Exception as exc:  # keep answering: a dead host shows the user nothing useful
+            return _cannot_start(exc)
+        return None
+
+    def handle(self, batch: list[Any]) -> list[dict[str, Any]]:
+        why = self.start_loop()
+        if why is None and self.service is None:
+            try:
+                from .service import Service
+
+                self.service = Service.open(
+                    self._home, self._settings, emit=self._emit, loop=self.loop
+                )
+            except Exception as exc:
+                why = _cannot_start(exc)
+        if why is not None:
+            return [error(request_id(m), "storage_error", why) for m in batch]
+        replies: list[dict[str, Any]] = self.service.handle_batch(batch)
+        return replies
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()
+        if self.loop is not None:
+            self.loop.stop()
 
 
 def _self_heal(home: Path, settings: Settings) -> list[str]:
@@ -214,51 +248,22 @@ def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
 
 def _start_loop(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
     """Logs, the database (created or migrated) and the background submission loop."""
-    try:
-        from . import logs, paths, store
-        from .replies import event
-        from .scheduler import SubmitLoop
+    from . import logs, paths, store
+    from .replies import event
+    from .scheduler import SubmitLoop
 
-        logs.setup(paths.log_dir(), settings)
-        db = paths.database_path(home)
-        store.connect(db, settings).close()  # create or migrate once, before the thread starts
-        loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))
-        loop.start()
-        logs.log.info("host started (pid %s, database %s)", os.getpid(), db)
-        return loop
-    except Exception as exc:  # keep answering: a dead host shows the user nothing useful
-        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
+    logs.setup(paths.log_dir(), settings)
+    db = paths.database_path(home)
+    store.connect(db, settings).close()  # create or migrate once, before the thread starts
+    loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))
+    loop.start()
+    logs.log.info("host started (pid %s, database %s)", os.getpid(), db)
+    return loop
 
 
-def _start_service(
-    home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None], loop: Any
-) -> Any:
-    if isinstance(loop, _Unavailable):
-        return loop
-    try:
-        from .service import Service
-
-        return Service.open(home, settings, emit=emit, loop=loop)
-    except Exception as exc:
-        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable(f"{exc}; run `flattr-host status` in a terminal to see what is wrong")
-
-
-class _Unavailable:
-    """Stands in for the service when the database cannot be opened: every request gets the why."""
-
-    def __init__(self, why: str) -> None:
-        self._why = why
-
-    def handle_batch(self, batch: list[Any]) -> list[dict[str, Any]]:
-        return [error(request_id(m), "storage_error", self._why) for m in batch]
-
-    def close(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
+def _cannot_start(exc: Exception) -> str:
+    print(f"flattr-host: cannot start: {exc!r}", file=sys.stderr)
+    return f"{exc}; run `flattr-host status` in a terminal to see what is wrong"
 
 
 def _exit_on_sigterm() -> None:

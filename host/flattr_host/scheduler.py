@@ -1,7 +1,9 @@
 """Runs due submission work in the background while the browser is connected.
 
 One thread, its own SQLite connection, woken when new flattrs arrive (or ``tick``) and otherwise
-sleeping until the submitter says work is next due.
+sleeping until the submitter says work is next due. The thread imports nothing: all it runs is
+imported before it starts, since a first import racing the main thread's (pydantic, at the first
+request) can leave a module half-initialised for the whole process.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# The thread sends with these: imported here, before it starts (httpx imports httpcore lazily).
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
+
 from . import store
 from .logs import log
 from .settings import Settings
+from .submitter import Submitter
 
 # Re-check at least this often even when nothing seems due (another process may have queued work).
 MAX_SLEEP = 30.0
@@ -52,8 +59,6 @@ class SubmitLoop:
         self._thread.join(STOP_GRACE)
 
     def _run(self) -> None:
-        from .submitter import Submitter
-
         conn = store.connect(self._db, self._settings)
         submitter = Submitter(conn, self._settings, on_event=self._emit)
         try:
