@@ -9,8 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
+from flattr_host import protocol
 from hostproc import HEADER, HostProcess, chrome_argv, firefox_argv, host_env
 
 # Chrome kills a host 2 s after closing its stdin.
@@ -177,3 +182,99 @@ def test_sigterm_as_firefox_sends_it_is_a_clean_exit(tmp_path: Path) -> None:
         assert host.request("status")["ok"]
         host.proc.send_signal(signal.SIGTERM)
         assert host.proc.wait(BROWSER_KILL_AFTER) == 0
+
+
+def _burst(*messages: object) -> bytes:
+    return b"".join(
+        HEADER.pack(len(payload)) + payload
+        for payload in (json.dumps(m).encode() for m in messages)
+    )
+
+
+def test_a_bad_cursor_in_a_burst_fails_alone(tmp_path: Path) -> None:
+    # The exact burst of the audit: all three answered storage_error and nothing was stored.
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        segment = {"url": "https://news.example.com/a", "seconds": 30}
+        host.send_raw(
+            _burst(
+                {"id": 11, "type": "attention", "segments": [segment]},
+                {"id": 12, "type": "export", "cursor": "flattrs:[1]"},
+                {"id": 13, "type": "set_mode", "mode": "metadata"},
+            )
+        )
+        replies = [host.reply_to(rid) for rid in (11, 12, 13)]
+        assert replies[0]["ok"] and replies[2]["ok"], replies
+        assert replies[1]["error"]["code"] == "invalid_request"
+        assert host.request("status")["result"]["mode"] == "metadata"
+        page = host.request("page_status", url="https://news.example.com/a")["result"]
+        assert page["seconds_today"] == 30
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 200_000, b"[" * 5000 + b"]" * 5000, json.dumps({"id": 1, "type": ["status"]}).encode()],
+    ids=["unclosed-deep", "closed-deep", "list-type"],
+)
+def test_frames_that_crashed_the_host_get_an_error_and_it_goes_on(
+    tmp_path: Path, payload: bytes
+) -> None:
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        assert host.request("status")["ok"]  # the service is up: its path is the one that crashed
+        host.send_raw(HEADER.pack(len(payload)) + payload)
+        reply = host.read_frame()
+        assert reply["ok"] is False and reply["error"]["code"] == "invalid_request", reply
+        assert host.request("status")["ok"] is True
+        assert host.close() == 0
+
+
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "protocol.schema.json").read_text())
+REPLY_SCHEMA = jsonschema.Draft202012Validator(
+    {
+        "oneOf": [{"$ref": "#/$defs/OkReply"}, {"$ref": "#/$defs/ErrorReply"}],
+        "$defs": SCHEMA["$defs"],
+    }
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+FIELDS = sorted({name for model in protocol.REQUEST_MODELS.values() for name in model.model_fields})
+request_like = st.builds(
+    lambda rid, type_, fields: {**fields, "id": rid, "type": type_},
+    st.integers() | st.text(max_size=8) | st.text(min_size=60, max_size=70) | json_values,
+    st.sampled_from(sorted(protocol.REQUEST_TYPES)) | json_values,
+    st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), json_values, max_size=4),
+) | st.builds(
+    lambda part, key: {"id": 1, "type": "export", "cursor": f"{part}:{key}"},
+    st.sampled_from(["accounts", "settings", "sites", "attention", "flattrs", "nope"]),
+    json_values.map(json.dumps) | st.text(max_size=20),
+)
+
+
+def test_any_json_frame_gets_exactly_one_well_formed_reply_and_the_host_goes_on(
+    tmp_path: Path,
+) -> None:
+    # The API base is a closed local port: flattrs a fuzzed request queues are never sent anywhere.
+    env = host_env(tmp_path, FLATTR_API_BASE="http://127.0.0.1:9")
+    with HostProcess(tmp_path, env=env) as host:
+        assert host.request("hello")["ok"]
+
+        @hyp_settings(max_examples=200, deadline=None)
+        @given(json_values | request_like)
+        def one_frame(message: object) -> None:
+            host.send(message)
+            reply = host.read_frame()
+            while reply.get("type") == "event":
+                reply = host.read_frame()
+            REPLY_SCHEMA.validate(reply)
+            if isinstance(message, dict) and reply["id"] is not None:
+                assert reply["id"] == message.get("id")
+            assert host.request("status")["ok"] is True  # the very next reply is the probe's
+
+        one_frame()
+        assert host.close() == 0

@@ -177,3 +177,29 @@ def test_a_resent_attention_batch_is_recorded_once(host: CheckedHost) -> None:
     assert status["seconds_today"] == 60 and status["flattrs_today_url"] == 1
     other = host.request("attention", batch="b-0002", segments=batch["segments"])["result"]
     assert other["results"][0]["seconds_today"] == 120
+
+
+NOT_FLATTR_PAGES = [
+    "https://user:pw@flattr.com/",  # user info: a page of flattr.com never has it
+    "https://flattr.com@evil.example/",
+    "https://flattr.com:99999/",  # no such port: refused, not a crash
+    "https://flattr.com:8443/",
+    "https://flattr.com:/",
+    "https://flattr.com.evil.example/",
+    "https://www.flattr.com/",
+    "https://FLATTR.COM/",
+    "http://flattr.com/",
+    "https://[::1]/",
+    "flattr.com",
+]
+
+
+def test_only_a_flattr_com_page_may_hand_over_a_token(host: CheckedHost) -> None:
+    for url in NOT_FLATTR_PAGES:
+        token = host.request("token", token="alice-token", page_url=url)
+        assert token["ok"] is False and token["error"]["code"] == "untrusted_origin", (url, token)
+        change = host.request("subscription", active=False, page_url=url)
+        assert change["error"]["code"] == "untrusted_origin", (url, change)
+    assert host.request("status")["result"]["account"]["signed_in"] is False
+    for url in [FLATTR_PAGE, "https://flattr.com:443/oauth/ext", "https://flattr.com"]:
+        assert host.request("token", token="alice-token", page_url=url)["ok"] is True, url

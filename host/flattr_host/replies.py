@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The longest string id a request may carry (``protocol.RequestId``); a longer one is not echoed.
+MAX_ID_LENGTH = 64
+
 
 def ok(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
     return {"id": request_id, "ok": True, "result": result}
@@ -21,9 +24,11 @@ def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_id(message: Any) -> Any:
-    """The request's id when it has a usable one, else None (still answered, with id null)."""
+    """The request's id when it is a valid one, else None (still answered, with id null)."""
     if isinstance(message, dict):
         rid = message.get("id")
-        if isinstance(rid, int | str) and not isinstance(rid, bool):
+        if isinstance(rid, str) and len(rid) <= MAX_ID_LENGTH:
+            return rid
+        if isinstance(rid, int) and not isinstance(rid, bool):
             return rid
     return None

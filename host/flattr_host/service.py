@@ -19,6 +19,8 @@ from .settings import Settings
 
 Emit = Callable[[dict[str, Any]], None]
 FLATTR_ORIGIN_HOST = "flattr.com"
+# How that origin may be written in a page URL: no user info, no port other than https's own.
+FLATTR_ORIGIN_AUTHORITIES = frozenset({FLATTR_ORIGIN_HOST, f"{FLATTR_ORIGIN_HOST}:443"})
 # An unknown type is quoted back in its error only this far (it may be huge).
 MAX_ECHOED_TYPE = 64
 
@@ -317,8 +319,9 @@ def _is_flattr_page(url: str) -> bool:
     from urllib.parse import urlsplit
 
     # Exactly https://flattr.com, as the content script checks: tests map that name, never widen it.
+    # The authority is compared whole, so user info, another port or an invalid one never pass.
     parts = urlsplit(url)
-    return parts.scheme == "https" and parts.hostname == FLATTR_ORIGIN_HOST and parts.port is None
+    return parts.scheme == "https" and parts.netloc in FLATTR_ORIGIN_AUTHORITIES
 
 
 def _meta(m: p.PageMeta) -> urls.PageMeta:
