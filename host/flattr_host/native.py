@@ -11,11 +11,15 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import framing, hello
 from .replies import error, ok, request_id
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported for real only after hello, see _Backend
+    from .scheduler import SubmitLoop
+    from .service import Service
 
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
@@ -160,9 +164,10 @@ def serve(
             if backend.service is None and _is_hello(batch[0]):
                 # Answered before any heavy import: the browser is waiting for it.
                 writer.send(answer_hello(batch.pop(0), repairs))
-            backend.start_loop()
             if batch:
                 _send_all(writer, backend.handle(batch))
+            else:
+                backend.start_loop()  # now, while the browser has nothing else for us
     except (framing.EndOfInput, SystemExit):
         return 0
     finally:
@@ -177,10 +182,12 @@ class _Backend:
     ever import at once (concurrent first imports can leave a module half-initialised). A start
     that fails is retried at the next request, never kept for the whole connection."""
 
-    def __init__(self, home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]):
+    def __init__(
+        self, home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]
+    ) -> None:
         self._home, self._settings, self._emit = home, settings, emit
-        self.loop: Any = None
-        self.service: Any = None
+        self.loop: SubmitLoop | None = None
+        self.service: Service | None = None
 
     def start_loop(self) -> str | None:
         """None once the loop runs, else why it cannot (database, logs) and what to do."""
@@ -204,10 +211,9 @@ class _Backend:
                 )
             except Exception as exc:
                 why = _cannot_start(exc)
-        if why is not None:
-            return [error(request_id(m), "storage_error", why) for m in batch]
-        replies: list[dict[str, Any]] = self.service.handle_batch(batch)
-        return replies
+        if self.service is None:
+            return [error(request_id(m), "storage_error", str(why)) for m in batch]
+        return self.service.handle_batch(batch)
 
     def close(self) -> None:
         if self.service is not None:
@@ -246,8 +252,11 @@ def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
         writer.send(reply)
 
 
-def _start_loop(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
-    """Logs, the database (created or migrated) and the background submission loop."""
+def _start_loop(
+    home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]
+) -> SubmitLoop:
+    """Logs, the database (created or migrated) and the background submission loop; raises when
+    any of them cannot be had."""
     from . import logs, paths, store
     from .replies import event
     from .scheduler import SubmitLoop
