@@ -3,17 +3,22 @@ request raises, its neighbours are committed and answered (real SQLite file, in-
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
-from flattr_host import paths, store
+from flattr_host import framing, paths, store
 from flattr_host import protocol as p
 from flattr_host.service import Service
 from flattr_host.settings import Settings
+from fuzzing import REPLY_SCHEMA, frames
 
 
 @pytest.fixture()
@@ -122,10 +127,10 @@ def test_a_malformed_export_cursor_is_invalid_request_and_fails_alone(
         assert replies[1]["error"]["code"] == "invalid_request"
         assert "start again without one" in replies[1]["error"]["message"]
         assert _committed(tmp_path)[0] == n + 1
-    # Cursors the host wrote itself still go on.
-    assert service.handle_batch([{"id": 9, "type": "export", "cursor": 'sites:"a.example"'}])[0][
-        "ok"
-    ]
+    # Cursors of the shape the host writes still go on, in every part.
+    for cursor in ['sites:"a.example"', 'settings:"a"', "flattrs:3", "attention:0", "accounts:1"]:
+        reply = service.handle_batch([{"id": 9, "type": "export", "cursor": cursor}])[0]
+        assert reply["ok"], (cursor, reply)
 
 
 def test_when_sqlite_aborts_the_transaction_nothing_is_acknowledged(
@@ -151,3 +156,20 @@ def test_the_transaction_helper_survives_sqlite_having_rolled_back(tmp_path: Pat
         raise sqlite3.OperationalError("database or disk is full")
     assert not conn.in_transaction
     conn.close()
+
+
+def test_any_burst_gets_one_well_formed_reply_per_frame(service: Service) -> None:
+    @hyp_settings(max_examples=300, deadline=None)
+    @given(st.lists(frames, min_size=1, max_size=4))
+    def burst(messages: list[Any]) -> None:
+        # As the native loop hands them over: decoded frames, a frame that was not JSON included.
+        decoded = [framing.decode(json.dumps(m).encode()) for m in messages]
+        replies = service.handle_batch([*decoded, framing.FrameError("invalid_json", "no")])
+        assert len(replies) == len(messages) + 1
+        for message, reply in zip(decoded, replies, strict=False):
+            REPLY_SCHEMA.validate(reply)
+            if reply["id"] is not None:
+                assert reply["id"] == message["id"]
+        assert not service.conn.in_transaction
+
+    burst()

@@ -9,13 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
-from hypothesis import strategies as st
 
-from flattr_host import protocol
+from fuzzing import REPLY_SCHEMA, frames
 from hostproc import HEADER, HostProcess, chrome_argv, firefox_argv, host_env
 
 # Chrome kills a host 2 s after closing its stdin.
@@ -229,33 +227,6 @@ def test_frames_that_crashed_the_host_get_an_error_and_it_goes_on(
         assert host.close() == 0
 
 
-SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "protocol.schema.json").read_text())
-REPLY_SCHEMA = jsonschema.Draft202012Validator(
-    {
-        "oneOf": [{"$ref": "#/$defs/OkReply"}, {"$ref": "#/$defs/ErrorReply"}],
-        "$defs": SCHEMA["$defs"],
-    }
-)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
-FIELDS = sorted({name for model in protocol.REQUEST_MODELS.values() for name in model.model_fields})
-request_like = st.builds(
-    lambda rid, type_, fields: {**fields, "id": rid, "type": type_},
-    st.integers() | st.text(max_size=8) | st.text(min_size=60, max_size=70) | json_values,
-    st.sampled_from(sorted(protocol.REQUEST_TYPES)) | json_values,
-    st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=12), json_values, max_size=4),
-) | st.builds(
-    lambda part, key: {"id": 1, "type": "export", "cursor": f"{part}:{key}"},
-    st.sampled_from(["accounts", "settings", "sites", "attention", "flattrs", "nope"]),
-    json_values.map(json.dumps) | st.text(max_size=20),
-)
-
-
 def test_any_json_frame_gets_exactly_one_well_formed_reply_and_the_host_goes_on(
     tmp_path: Path,
 ) -> None:
@@ -265,7 +236,7 @@ def test_any_json_frame_gets_exactly_one_well_formed_reply_and_the_host_goes_on(
         assert host.request("hello")["ok"]
 
         @hyp_settings(max_examples=200, deadline=None)
-        @given(json_values | request_like)
+        @given(frames)
         def one_frame(message: object) -> None:
             host.send(message)
             reply = host.read_frame()

@@ -74,7 +74,8 @@ def page(conn: sqlite3.Connection, cursor: str | None, max_bytes: int) -> Page:
     part, after = _parse(cursor)
     query = PARTS[part][0]
     column = _key_column(part)
-    where = "" if after is None else f" WHERE {column} > ?"
+    joiner = " AND " if " WHERE " in query else " WHERE "
+    where = "" if after is None else f"{joiner}{column} > ?"
     rows = conn.execute(
         f"{query}{where} ORDER BY {column} LIMIT {MAX_ROWS_PER_PAGE + 1}",
         () if after is None else (after,),
