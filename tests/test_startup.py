@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,12 @@ def test_the_submission_thread_imports_nothing_while_sending(
         assert host.request("hello")["ok"]
         token = host.request("token", token="alice-token", page_url="https://flattr.com/oauth")
         assert token["ok"], token
+        # The thread verifies the token (its first HTTP request) before the main thread has done
+        # anything but sign in: whatever sending needs, the thread must not be the one to import.
+        deadline = time.monotonic() + 20
+        while host.request("status")["result"]["account"]["username"] is None:
+            assert time.monotonic() < deadline, "the token was never verified"
+            time.sleep(0.05)
         assert host.request("flattr_now", url="https://blog.example.com/post")["ok"]
         assert host.request("tick", force=True)["ok"]
         while host.wait_event("queue", timeout=20)["data"]["delivered"] < 1:

@@ -8,13 +8,15 @@ request) can leave a module half-initialised for the whole process.
 
 from __future__ import annotations
 
+# What the thread sends with is imported here, before it starts: the IDNA codec (the socket layer
+# imports it at the first connection to a host name), httpx, and httpcore (httpx imports it lazily).
+import encodings.idna  # noqa: F401
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# The thread sends with these: imported here, before it starts (httpx imports httpcore lazily).
 import httpcore  # noqa: F401
 import httpx  # noqa: F401
 
