@@ -144,6 +144,7 @@ def test_when_sqlite_aborts_the_transaction_nothing_is_acknowledged(
     monkeypatch.setattr(Service, "_on_set_site", abort)
     replies = service.handle_batch(_burst(1, "set_site"))
     assert [r["error"]["code"] for r in replies] == ["storage_error"] * 3
+    assert all("disk is full" in r["error"]["message"] for r in replies)
     assert _committed(tmp_path) == (0, "", [])
     assert not service.conn.in_transaction
     assert service.handle_batch([{"id": 5, "type": "status"}])[0]["ok"]  # and it goes on

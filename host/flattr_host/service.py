@@ -110,9 +110,7 @@ class Service:
 
     def _run_in_savepoint(self, rid: Any, request: Any) -> tuple[dict[str, Any], bool]:
         handler = getattr(self, f"_on_{request.type}")
-        # A savepoint per request: one failing request never undoes its neighbours' work. When
-        # SQLite has aborted the whole transaction the savepoint is gone too: ROLLBACK TO raises
-        # and the burst fails as one (handle_batch), since nothing of it can be committed.
+        # A savepoint per request: one failing request never undoes its neighbours' work.
         self.conn.execute("SAVEPOINT request")
         try:
             result, wake = handler(request)
@@ -121,6 +119,8 @@ class Service:
             self._undo_request()
             return error(rid, exc.code, exc.message, exc.command), False
         except sqlite3.Error as exc:
+            if not self.conn.in_transaction:
+                raise  # SQLite aborted the whole transaction (disk full, I/O): the burst fails
             self._undo_request()
             log.error("request %s failed, nothing of it saved: %s", request.type, exc)
             return error(rid, "storage_error", f"nothing of this request was saved: {exc}"), False
