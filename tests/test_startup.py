@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conftest import make_home, sim_env
+from flattr_host import paths
 from flattr_host.sim.client import SimProcess
 from hostproc import HEADER, HostProcess, chrome_argv, host_env
 
@@ -141,3 +142,18 @@ def test_every_start_on_busy_cores_answers_status() -> None:
         homes = [Path(tmp) / str(n) for n in range(STRESS_SPAWNS)]
         problems = [p for p in pool.map(_spawn_and_ask_status, homes) if p is not None]
     assert not problems, f"{len(problems)} of {STRESS_SPAWNS} starts failed: {problems[0]}"
+
+
+def test_a_database_that_cannot_be_opened_is_tried_again_at_the_next_request(
+    tmp_path: Path,
+) -> None:
+    blocker = paths.database_path(tmp_path)
+    blocker.mkdir(parents=True)  # a folder where the database file should be: SQLite cannot open it
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        failed = host.request("status")
+        assert failed["error"]["code"] == "storage_error"
+        assert "flattr-host status" in failed["error"]["message"]
+        blocker.rmdir()  # the user fixed it: no reconnect needed
+        assert host.request("status")["ok"] is True
+        assert host.close() == 0
