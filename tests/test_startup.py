@@ -12,6 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from conftest import make_home, sim_env
 from flattr_host import paths
 from flattr_host.sim.client import SimProcess
@@ -50,6 +52,8 @@ sys.exit(main(sys.argv[1:]))
 STRESS_SPAWNS = int(os.environ.get("FLATTR_STRESS_SPAWNS", "30"))
 # More hosts at once than cores, so that every start meets busy cores.
 STRESS_PARALLEL = 6
+# Generous: a start takes about 0.5 s of CPU, and others share the 2 cores.
+SECONDS_PER_SPAWN = 2
 
 
 def _imports_by_thread(out: Path) -> dict[str, list[str]]:
@@ -137,6 +141,7 @@ def _spawn_and_ask_status(home: Path) -> str | None:
     return f"replies {replies}; stderr {done.stderr.decode(errors='replace')[-2000:]}"
 
 
+@pytest.mark.timeout(max(120, STRESS_SPAWNS * SECONDS_PER_SPAWN))
 def test_every_start_on_busy_cores_answers_status() -> None:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(STRESS_PARALLEL) as pool:
         homes = [Path(tmp) / str(n) for n in range(STRESS_SPAWNS)]
