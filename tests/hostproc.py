@@ -41,10 +41,12 @@ class HostProcess:
         argv: list[str] | None = None,
         env: dict[str, str] | None = None,
         umask: int = -1,  # -1: the test runner's
+        launcher: list[str] | None = None,
     ) -> None:
         self.home = home
+        launcher = launcher or [sys.executable, "-m", "flattr_host"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flattr_host", *(chrome_argv() if argv is None else argv)],
+            [*launcher, *(chrome_argv() if argv is None else argv)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

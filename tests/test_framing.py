@@ -107,3 +107,29 @@ def test_group_commit_sees_frames_that_arrived_together() -> None:
     finally:
         os.close(fd)
     assert [first, *rest] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def _nested(depth: int, kind: str) -> bytes:
+    opening, closing = ("[", "]") if kind == "array" else ('{"a":', "}")
+    return (opening * depth + "0" + closing * depth).encode()
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_up_to_the_limit_decodes_and_deeper_is_refused(kind: str) -> None:
+    assert framing.decode(_nested(framing.MAX_NESTING, kind)) is not None
+    for depth in (framing.MAX_NESTING + 1, 5000, 100_000):
+        with pytest.raises(framing.FrameError) as info:
+            framing.decode(_nested(depth, kind))
+        assert info.value.code == "invalid_request"
+
+
+def test_an_unclosed_deep_frame_is_refused_not_a_crash() -> None:
+    with pytest.raises(framing.FrameError) as info:
+        framing.decode(b"[" * 200_000)
+    assert info.value.code == "invalid_request"
+
+
+@given(json_values)
+def test_every_shallow_json_value_decodes_to_itself(message: object) -> None:
+    payload = json.dumps(message).encode()
+    assert framing.decode(payload) == message

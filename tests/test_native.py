@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
 
+from fuzzing import REPLY_SCHEMA, frames
 from hostproc import HEADER, HostProcess, chrome_argv, firefox_argv, host_env
 
 # Chrome kills a host 2 s after closing its stdin.
@@ -229,3 +232,72 @@ def test_a_broken_settings_file_is_answered_not_crashed_on(tmp_path: Path) -> No
         assert host.close() == 0
         assert f"{settings} is not usable" in host.stderr()  # Firefox shows it in its console
     assert not (tmp_path / "companion.sqlite3").exists(), "nothing is done on a guess"
+
+
+def _burst(*messages: object) -> bytes:
+    return b"".join(
+        HEADER.pack(len(payload)) + payload
+        for payload in (json.dumps(m).encode() for m in messages)
+    )
+
+
+def test_a_bad_cursor_in_a_burst_fails_alone(tmp_path: Path) -> None:
+    # The exact burst of the audit: all three answered storage_error and nothing was stored.
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        segment = {"url": "https://news.example.com/a", "seconds": 30}
+        host.send_raw(
+            _burst(
+                {"id": 11, "type": "attention", "segments": [segment]},
+                {"id": 12, "type": "export", "cursor": "flattrs:[1]"},
+                {"id": 13, "type": "set_mode", "mode": "metadata"},
+            )
+        )
+        replies = [host.reply_to(rid) for rid in (11, 12, 13)]
+        assert replies[0]["ok"] and replies[2]["ok"], replies
+        assert replies[1]["error"]["code"] == "invalid_request"
+        assert host.request("status")["result"]["mode"] == "metadata"
+        page = host.request("page_status", url="https://news.example.com/a")["result"]
+        assert page["seconds_today"] == 30
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 200_000, b"[" * 5000 + b"]" * 5000, json.dumps({"id": 1, "type": ["status"]}).encode()],
+    ids=["unclosed-deep", "closed-deep", "list-type"],
+)
+def test_frames_that_crashed_the_host_get_an_error_and_it_goes_on(
+    tmp_path: Path, payload: bytes
+) -> None:
+    with HostProcess(tmp_path) as host:
+        assert host.request("hello")["ok"]
+        assert host.request("status")["ok"]  # the service is up: its path is the one that crashed
+        host.send_raw(HEADER.pack(len(payload)) + payload)
+        reply = host.read_frame()
+        assert reply["ok"] is False and reply["error"]["code"] == "invalid_request", reply
+        assert host.request("status")["ok"] is True
+        assert host.close() == 0
+
+
+def test_any_json_frame_gets_exactly_one_well_formed_reply_and_the_host_goes_on(
+    tmp_path: Path,
+) -> None:
+    # The API base is a closed local port: flattrs a fuzzed request queues are never sent anywhere.
+    env = host_env(tmp_path, FLATTR_API_BASE="http://127.0.0.1:9")
+    with HostProcess(tmp_path, env=env) as host:
+        assert host.request("hello")["ok"]
+
+        @hyp_settings(max_examples=200, deadline=None)
+        @given(frames)
+        def one_frame(message: object) -> None:
+            host.send(message)
+            reply = host.read_frame()
+            while reply.get("type") == "event":
+                reply = host.read_frame()
+            REPLY_SCHEMA.validate(reply)
+            if isinstance(message, dict) and reply["id"] is not None:
+                assert reply["id"] == message.get("id")
+            assert host.request("status")["ok"] is True  # the very next reply is the probe's
+
+        one_frame()
+        assert host.close() == 0

@@ -59,11 +59,14 @@ def test_schema_and_models_agree_on_valid_requests(message: dict[str, object]) -
         {"id": 1, "type": "token", "token": "", "page_url": "https://flattr.com/"},
         {"id": 1, "type": "status", "extra": True},
         {"id": 1, "type": "history", "limit": 100000},
+        {"id": 1, "type": ["status"]},
+        {"id": 1, "type": None},
+        {"id": 1},
     ],
 )
 def test_schema_and_models_agree_on_invalid_requests(message: dict[str, object]) -> None:
     assert not _validator("#/$defs/Request").is_valid(message)
-    with pytest.raises(Exception):  # noqa: B017 - pydantic's ValidationError
+    with pytest.raises(ValidationError):
         protocol.parse_request(message)
 
 
@@ -125,6 +128,25 @@ def test_lone_surrogates_are_refused_with_a_message_that_encodes(
     described = protocol.describe_errors(caught.value)
     assert "not well-formed Unicode" in described
     described.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("message", "error_type"),
+    [
+        ({"id": 1, "type": "nope"}, "union_tag_invalid"),
+        ({"id": 1, "type": ["status"]}, "union_tag_invalid"),
+        ({"id": 1}, "union_tag_not_found"),
+    ],
+)
+def test_a_missing_or_unknown_type_is_the_unions_own_error(
+    message: dict[str, object], error_type: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        protocol.parse_request(message)
+    (error,) = info.value.errors()
+    assert error["type"] == error_type
+    if error_type == "union_tag_invalid":
+        assert "'status'" in error["msg"] and "'hello'" in error["msg"]
 
 
 def test_every_request_type_has_a_result_model_and_an_error_code_table() -> None:

@@ -273,3 +273,29 @@ def test_a_request_id_with_a_lone_surrogate_is_answered_with_id_null(host: Check
     assert reply["id"] is None and reply["error"]["code"] == "invalid_request"
     assert "not well-formed Unicode" in reply["error"]["message"]
     assert host.request("status")["ok"]  # and the host is still there
+
+
+NOT_FLATTR_PAGES = [
+    "https://user:pw@flattr.com/",  # user info: a page of flattr.com never has it
+    "https://flattr.com@evil.example/",
+    "https://flattr.com:99999/",  # no such port: refused, not a crash
+    "https://flattr.com:8443/",
+    "https://flattr.com:/",
+    "https://flattr.com.evil.example/",
+    "https://www.flattr.com/",
+    "https://FLATTR.COM/",
+    "http://flattr.com/",
+    "https://[::1]/",
+    "flattr.com",
+]
+
+
+def test_only_a_flattr_com_page_may_hand_over_a_token(host: CheckedHost) -> None:
+    for url in NOT_FLATTR_PAGES:
+        token = host.request("token", token="alice-token", page_url=url)
+        assert token["ok"] is False and token["error"]["code"] == "untrusted_origin", (url, token)
+        change = host.request("subscription", active=False, page_url=url)
+        assert change["error"]["code"] == "untrusted_origin", (url, change)
+    assert host.request("status")["result"]["account"]["signed_in"] is False
+    for url in [FLATTR_PAGE, "https://flattr.com:443/oauth/ext", "https://flattr.com"]:
+        assert host.request("token", token="alice-token", page_url=url)["ok"] is True, url

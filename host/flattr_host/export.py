@@ -33,6 +33,8 @@ PARTS: dict[str, tuple[str, str]] = {
 # Leave room for the reply envelope around the rows.
 ENVELOPE_RESERVE = 4096
 MAX_ROWS_PER_PAGE = 5000
+# The keys a cursor may carry: SQLite's integer range (ids and rowids) or a string.
+SQLITE_MIN_INTEGER, SQLITE_MAX_INTEGER = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -43,20 +45,40 @@ class Page:
 
 
 def _parse(cursor: str | None) -> tuple[str, Any]:
+    """The part and the key to go on after, exactly as ``page`` wrote them; ValueError otherwise,
+    before the database is touched."""
     if cursor is None:
         return next(iter(PARTS)), None
     part, _, after = cursor.partition(":")
     if part not in PARTS:
         raise ValueError(f"bad export cursor {cursor!r}; start again without one")
-    return part, (json.loads(after) if after else None)
+    if not after:
+        return part, None
+    try:
+        key = json.loads(after)
+    except ValueError:
+        key = None
+    numeric = _key_column(part) in ("id", "rowid")
+    if numeric:
+        valid = type(key) is int and SQLITE_MIN_INTEGER <= key <= SQLITE_MAX_INTEGER
+    else:
+        valid = type(key) is str
+    if not valid:
+        raise ValueError(f"bad export cursor {cursor!r}; start again without one")
+    return part, key
+
+
+def _key_column(part: str) -> str:
+    return PARTS[part][1].split(" ")[-1]
 
 
 def page(conn: sqlite3.Connection, cursor: str | None, max_bytes: int) -> Page:
     """One page of one part; ``cursor`` says where to go on (None when everything was sent)."""
     part, after = _parse(cursor)
-    query, key = PARTS[part]
-    column = key.split(" ")[-1]
-    where = "" if after is None else f" WHERE {column} > ?"
+    query = PARTS[part][0]
+    column = _key_column(part)
+    joiner = " AND " if " WHERE " in query else " WHERE "
+    where = "" if after is None else f"{joiner}{column} > ?"
     rows = conn.execute(
         f"{query}{where} ORDER BY {column} LIMIT {MAX_ROWS_PER_PAGE + 1}",
         () if after is None else (after,),

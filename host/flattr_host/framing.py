@@ -12,6 +12,9 @@ import sys
 from typing import Any, BinaryIO
 
 HEADER = struct.Struct("=I")
+# Requests nest a few levels (request → segments → segment → meta); far deeper is hostile.
+MAX_NESTING = 32
+TOO_DEEP = f"frame nests arrays and objects deeper than {MAX_NESTING} levels"
 
 
 class FrameError(Exception):
@@ -55,9 +58,32 @@ def decode(payload: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise FrameError("invalid_utf8", f"frame is not UTF-8: {exc.reason}") from None
     try:
-        return json.loads(text)
+        message = json.loads(text)
     except ValueError as exc:
         raise FrameError("invalid_json", f"frame is not JSON: {exc}") from None
+    except RecursionError:
+        raise FrameError("invalid_request", TOO_DEEP) from None
+    if _nests_deeper(message, MAX_NESTING):
+        # Deep nesting would make every later step (validation, repr, logging) recurse too.
+        raise FrameError("invalid_request", TOO_DEEP)
+    return message
+
+
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` has more than ``limit`` levels of arrays/objects; without recursion."""
+    level = [value] if isinstance(value, list | dict) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, list | dict)
+        ]
+    return False
 
 
 def encode(message: Any, max_size: int) -> bytes:

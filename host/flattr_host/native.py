@@ -11,11 +11,15 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import framing, hello
 from .replies import error, ok, request_id
 from .settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # imported for real only after hello, see _Backend
+    from .scheduler import SubmitLoop
+    from .service import Service
 
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
@@ -128,14 +132,14 @@ def serve(
     # Unusable settings: every request, hello first, is answered with why and how to fix it,
     # instead of an exit the extension could only call a crash. Nothing else is done, so the
     # caller is not checked either: the allow list may be what the broken file was extending.
-    broken: _Unavailable | None = None
+    broken: _Refusal | None = None
     if settings is None:
         try:
             settings = load_settings(home)
         except SettingsError as exc:
             print(f"flattr-host: {exc}", file=sys.stderr)
             settings = Settings()
-            broken = _Unavailable("settings_invalid", exc.message, exc.command)
+            broken = _Refusal("settings_invalid", exc.message, exc.command)
     writer = FrameWriter(out, settings.max_outgoing_frame)
     reader = FrameReader(stdin_fd, settings.max_incoming_frame)
 
@@ -154,10 +158,7 @@ def serve(
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
     repairs = _self_heal(home, settings) if broken is None else []
 
-    # Started right after hello: submission needs SQLite and (when sending) httpx, not pydantic.
-    loop: Any = broken
-    # Started at the first other request: validation imports pydantic, the heaviest part.
-    service: Any = broken
+    backend = _Backend(home, settings, writer.send, broken)
     try:
         while True:
             batch: list[Any] = []
@@ -168,29 +169,76 @@ def serve(
             except framing.FrameError as exc:
                 # Only an over-cap length gets here: the stream cannot be resynchronised.
                 if batch:
-                    if loop is None:
-                        _exit_on_sigterm()
-                        loop = _start_loop(home, settings, writer.send)
-                    service = service or _start_service(home, settings, writer.send, loop)
-                    _send_all(writer, service.handle_batch(batch))
+                    _send_all(writer, backend.handle(batch))
                 writer.send(error(None, exc.code, exc.message))
                 return 1
-            if service is None and _is_hello(batch[0]):
+            if backend.service is None and broken is None and _is_hello(batch[0]):
                 # Answered before any heavy import: the browser is waiting for it.
                 writer.send(answer_hello(batch.pop(0), repairs))
-            if loop is None:
-                _exit_on_sigterm()
-                loop = _start_loop(home, settings, writer.send)
             if batch:
-                service = service or _start_service(home, settings, writer.send, loop)
-                _send_all(writer, service.handle_batch(batch))
+                _send_all(writer, backend.handle(batch))
+            else:
+                backend.start_loop()  # now, while the browser has nothing else for us
     except (framing.EndOfInput, SystemExit):
         return 0
     finally:
-        if service is not None:
-            service.close()
-        if loop is not None:
-            loop.stop()
+        backend.close()
+
+
+class _Backend:
+    """The submission loop (started right after ``hello``) and the service (at the first other
+    request: validation imports pydantic, the heaviest part).
+
+    The loop's thread starts only once every module it runs is imported, so that no two threads
+    ever import at once (concurrent first imports can leave a module half-initialised). A start
+    that fails is retried at the next request, never kept for the whole connection."""
+
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        emit: Callable[[dict[str, Any]], None],
+        broken: _Refusal | None = None,
+    ) -> None:
+        self._home, self._settings, self._emit = home, settings, emit
+        # Unusable settings: nothing is started, every request gets the refusal.
+        self._broken = broken
+        self.loop: SubmitLoop | None = None
+        self.service: Service | None = None
+
+    def start_loop(self) -> str | None:
+        """None once the loop runs, else why it cannot (database, logs) and what to do."""
+        if self.loop is not None or self._broken is not None:
+            return None
+        try:
+            _exit_on_sigterm()
+            self.loop = _start_loop(self._home, self._settings, self._emit)
+        except Exception as exc:  # keep answering: a dead host shows the user nothing useful
+            return _cannot_start(exc)
+        return None
+
+    def handle(self, batch: list[Any]) -> list[dict[str, Any]]:
+        if self._broken is not None:
+            return [self._broken.reply(m) for m in batch]
+        why = self.start_loop()
+        if why is None and self.service is None:
+            try:
+                from .service import Service
+
+                self.service = Service.open(
+                    self._home, self._settings, emit=self._emit, loop=self.loop
+                )
+            except Exception as exc:
+                why = _cannot_start(exc)
+        if self.service is None:
+            return [error(request_id(m), "storage_error", str(why)) for m in batch]
+        return self.service.handle_batch(batch)
+
+    def close(self) -> None:
+        if self.service is not None:
+            self.service.close()
+        if self.loop is not None:
+            self.loop.stop()
 
 
 def _self_heal(home: Path, settings: Settings) -> list[str]:
@@ -223,54 +271,37 @@ def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
         writer.send(reply)
 
 
-def _start_loop(home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]) -> Any:
-    """Logs, the database (created or migrated) and the background submission loop."""
-    try:
-        from . import logs, paths, store
-        from .replies import event
-        from .scheduler import SubmitLoop
+def _start_loop(
+    home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None]
+) -> SubmitLoop:
+    """Logs, the database (created or migrated) and the background submission loop; raises when
+    any of them cannot be had."""
+    from . import logs, paths, store
+    from .replies import event
+    from .scheduler import SubmitLoop
 
-        logs.setup(paths.log_dir(), settings)
-        db = paths.database_path(home)
-        store.connect(db, settings).close()  # create or migrate once, before the thread starts
-        loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))
-        loop.start()
-        logs.log.info("host started (pid %s, database %s)", os.getpid(), db)
-        return loop
-    except Exception as exc:  # keep answering: a dead host shows the user nothing useful
-        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable("storage_error", f"{exc}; {SEE_WHY}")
-
-
-def _start_service(
-    home: Path, settings: Settings, emit: Callable[[dict[str, Any]], None], loop: Any
-) -> Any:
-    if isinstance(loop, _Unavailable):
-        return loop
-    try:
-        from .service import Service
-
-        return Service.open(home, settings, emit=emit, loop=loop)
-    except Exception as exc:
-        print(f"flattr-host: cannot start: {exc}", file=sys.stderr)
-        return _Unavailable("storage_error", f"{exc}; {SEE_WHY}")
+    logs.setup(paths.log_dir(), settings)
+    db = paths.database_path(home)
+    store.connect(db, settings).close()  # create or migrate once, before the thread starts
+    loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))
+    loop.start()
+    logs.log.info("host started (pid %s, database %s)", os.getpid(), db)
+    return loop
 
 
-class _Unavailable:
-    """Stands in for the service (and the loop) when the settings or the database cannot be
-    used: every request gets the why."""
+def _cannot_start(exc: Exception) -> str:
+    print(f"flattr-host: cannot start: {exc!r}", file=sys.stderr)
+    return f"{exc}; {SEE_WHY}"
+
+
+class _Refusal:
+    """What every request is answered while the host cannot work at all (unusable settings)."""
 
     def __init__(self, code: str, why: str, command: str | None = None) -> None:
         self._code, self._why, self._command = code, why, command
 
-    def handle_batch(self, batch: list[Any]) -> list[dict[str, Any]]:
-        return [error(request_id(m), self._code, self._why, self._command) for m in batch]
-
-    def close(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
+    def reply(self, message: Any) -> dict[str, Any]:
+        return error(request_id(message), self._code, self._why, self._command)
 
 
 def _exit_on_sigterm() -> None:

@@ -340,7 +340,27 @@ REQUEST_TYPES = frozenset(REQUEST_MODELS)
 def parse_request(message: dict[str, Any]) -> Message:
     """Validate one request. Dispatching on ``type`` ourselves (rather than through a TypeAdapter
     of the union) builds only the validators of the requests actually used: idle memory matters."""
-    return REQUEST_MODELS[message["type"]].model_validate(message)
+    tag = message.get("type")
+    model = REQUEST_MODELS.get(tag) if isinstance(tag, str) else None
+    if model is None:
+        raise _bad_tag(message)
+    return model.model_validate(message)
+
+
+def _bad_tag(message: dict[str, Any]) -> ValidationError:
+    """The error the discriminated union itself gives for a missing or unknown ``type``."""
+    if "type" not in message:
+        line: Any = {"type": "union_tag_not_found", "loc": (), "input": message}
+        line["ctx"] = {"discriminator": "'type'"}
+    else:
+        expected = ", ".join(f"'{name}'" for name in REQUEST_MODELS)
+        line = {"type": "union_tag_invalid", "loc": (), "input": message}
+        line["ctx"] = {
+            "discriminator": "'type'",
+            "tag": str(message["type"]),
+            "expected_tags": expected,
+        }
+    return ValidationError.from_exception_data("Request", [line])
 
 
 def describe_errors(exc: ValidationError, whole: str = "message") -> str:

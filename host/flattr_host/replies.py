@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The longest string id a request may carry (``protocol.RequestId``); a longer one is not echoed.
+MAX_ID_LENGTH = 64
+
 
 def ok(request_id: Any, result: dict[str, Any]) -> dict[str, Any]:
     return {"id": request_id, "ok": True, "result": result}
@@ -21,13 +24,14 @@ def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_id(message: Any) -> Any:
-    """The request's id when it has a usable one, else None (still answered, with id null). A
-    string with a lone surrogate is not usable: the reply could not be encoded as UTF-8."""
+    """The request's id when it has a usable one, else None (still answered, with id null): not
+    a string over the schema's length, nor one with a lone surrogate (the reply could not be
+    encoded as UTF-8)."""
     if isinstance(message, dict):
         rid = message.get("id")
         if isinstance(rid, int) and not isinstance(rid, bool):
             return rid
-        if isinstance(rid, str) and _well_formed(rid):
+        if isinstance(rid, str) and len(rid) <= MAX_ID_LENGTH and _well_formed(rid):
             return rid
     return None
 

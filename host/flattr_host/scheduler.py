@@ -1,20 +1,29 @@
 """Runs due submission work in the background while the browser is connected.
 
 One thread, its own SQLite connection, woken when new flattrs arrive (or ``tick``) and otherwise
-sleeping until the submitter says work is next due.
+sleeping until the submitter says work is next due. The thread imports nothing: all it runs is
+imported before it starts, since a first import racing the main thread's (pydantic, at the first
+request) can leave a module half-initialised for the whole process.
 """
 
 from __future__ import annotations
 
+# What the thread sends with is imported here, before it starts: the IDNA codec (the socket layer
+# imports it at the first connection to a host name), httpx, and httpcore (httpx imports it lazily).
+import encodings.idna  # noqa: F401
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
+
 from . import store
 from .logs import log
 from .settings import Settings
+from .submitter import Submitter
 
 # Re-check at least this often even when nothing seems due (another process may have queued work).
 MAX_SLEEP = 30.0
@@ -52,8 +61,6 @@ class SubmitLoop:
         self._thread.join(STOP_GRACE)
 
     def _run(self) -> None:
-        from .submitter import Submitter
-
         conn = store.connect(self._db, self._settings)
         submitter = Submitter(conn, self._settings, on_event=self._emit)
         try:

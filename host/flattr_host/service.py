@@ -34,6 +34,10 @@ Emit = Callable[[dict[str, Any]], None]
 FLATTR_ORIGIN_HOST = "flattr.com"
 # The reason of a segment refused for not matching the schema (its `error` says why).
 INVALID = "invalid"
+# How that origin may be written in a page URL: no user info, no port other than https's own.
+FLATTR_ORIGIN_AUTHORITIES = frozenset({FLATTR_ORIGIN_HOST, f"{FLATTR_ORIGIN_HOST}:443"})
+# An unknown type is quoted back in its error only this far (it may be huge).
+MAX_ECHOED_TYPE = 64
 
 
 class RequestFailed(Exception):
@@ -71,7 +75,10 @@ class Service:
     # --- dispatch -----------------------------------------------------------------------------
 
     def handle_batch(self, messages: list[Any]) -> list[dict[str, Any]]:
-        """Handle a burst of messages in one transaction; replies only after it commits."""
+        """Handle a burst of messages in one transaction; replies only after it commits.
+
+        A request that fails rolls back to its own savepoint and gets its own error; only a failure
+        of the transaction itself (BEGIN, COMMIT, or SQLite aborting it) fails the whole burst."""
         replies: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         wake = False
@@ -80,7 +87,7 @@ class Service:
                 visits_day, wake = self._process_visits()
                 for message in messages:
                     self._events = []
-                    reply, woke = self._handle_one(message)
+                    reply, woke = self._answer(message)
                     replies.append(reply)
                     if reply["ok"]:
                         events += self._events
@@ -126,38 +133,54 @@ class Service:
             log.info("daily visit flattrs: %d site(s) qualified", len(with_flattr))
         return day, bool(with_flattr) and account is not None
 
-    def _handle_one(self, message: Any) -> tuple[dict[str, Any], bool]:
+    def _answer(self, message: Any) -> tuple[dict[str, Any], bool]:
+        """One request's reply, whatever it holds; it never writes outside its own savepoint."""
         rid = request_id(message)
         if isinstance(message, framing.FrameError):
             return error(None, message.code, message.message), False
-        if not isinstance(message, dict) or "type" not in message:
-            return error(rid, "invalid_request", "a request is a JSON object with a type"), False
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return error(
+                rid, "invalid_request", "a request is a JSON object with a string type"
+            ), False
         if message["type"] not in p.REQUEST_TYPES:
             known = ", ".join(sorted(p.REQUEST_TYPES))
-            return error(
-                rid, "unknown_type", f"unknown type {message['type']!r}; known: {known}"
-            ), False
+            shown = message["type"][:MAX_ECHOED_TYPE]
+            return error(rid, "unknown_type", f"unknown type {shown!r}; known: {known}"), False
         try:
             request: Any = p.parse_request(message)
         except ValidationError as exc:
             return error(rid, "invalid_request", p.describe_errors(exc)), False
+        except Exception:  # nothing was written yet: this request alone fails
+            log.exception("validating a %s request failed", message["type"])
+            return error(rid, "internal_error", "the host failed; see its log"), False
+        return self._run_in_savepoint(rid, request)
+
+    def _run_in_savepoint(self, rid: Any, request: Any) -> tuple[dict[str, Any], bool]:
         handler = getattr(self, f"_on_{request.type}")
-        # A savepoint per message: one failing request never undoes its neighbours' work.
+        # A savepoint per request: one failing request never undoes its neighbours' work.
         self.conn.execute("SAVEPOINT request")
         try:
             result, wake = handler(request)
+            reply = ok(rid, result.model_dump(mode="json"))
         except RequestFailed as exc:
-            self.conn.execute("ROLLBACK TO request")
+            self._undo_request()
             return error(rid, exc.code, exc.message, exc.command), False
-        except sqlite3.Error:
-            raise
+        except sqlite3.Error as exc:
+            if not self.conn.in_transaction:
+                raise  # SQLite aborted the whole transaction (disk full, I/O): the burst fails
+            self._undo_request()
+            log.error("request %s failed, nothing of it saved: %s", request.type, exc)
+            return error(rid, "storage_error", f"nothing of this request was saved: {exc}"), False
         except Exception:
-            self.conn.execute("ROLLBACK TO request")
+            self._undo_request()
             log.exception("request %s failed", request.type)
             return error(rid, "internal_error", "the host failed; see its log"), False
-        finally:
-            self.conn.execute("RELEASE request")
-        return ok(rid, result.model_dump(mode="json")), wake
+        self.conn.execute("RELEASE request")
+        return reply, wake
+
+    def _undo_request(self) -> None:
+        self.conn.execute("ROLLBACK TO request")
+        self.conn.execute("RELEASE request")
 
     # --- handlers: each returns (result model, whether due submission work may have appeared) --
 
@@ -359,8 +382,9 @@ def _is_flattr_page(url: str) -> bool:
     from urllib.parse import urlsplit
 
     # Exactly https://flattr.com, as the content script checks: tests map that name, never widen it.
+    # The authority is compared whole, so user info, another port or an invalid one never pass.
     parts = urlsplit(url)
-    return parts.scheme == "https" and parts.hostname == FLATTR_ORIGIN_HOST and parts.port is None
+    return parts.scheme == "https" and parts.netloc in FLATTR_ORIGIN_AUTHORITIES
 
 
 def _meta(m: p.PageMeta) -> urls.PageMeta:
