@@ -95,7 +95,8 @@ def test_delivered_bulk_flattrs_are_the_users_flattrs(sim: SimProcess, http: htt
     """As on flattr.com, GET /user/flattrs lists every delivered bulk element, each on the thing its
     URL names (created for a plain or auto-submit URL); a refused request adds none."""
     plain, submit = "https://a.example/1", auto_submit("https://blog.example/post", "owner1")
-    assert bulk(http, sim.token, [{"url": plain}, {"url": plain}, {"url": submit}]).status_code == 200
+    items = [{"url": plain}, {"url": plain}, {"url": submit}]
+    assert bulk(http, sim.token, items).status_code == 200
     sim.control.set_faults(reject_urls=["https://refused.example/"])
     assert bulk(http, sim.token, [{"url": "https://refused.example/"}]).status_code == 400
     mine = http.get("/rest/v2/user/flattrs", headers=auth(sim.token)).json()

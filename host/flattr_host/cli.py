@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sqlite3
-import stat
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__, accounts, api_cli, export, paths, sites, status, store
+from .dashboard.launch import LIBRARIES_HINT
+from .dashboard.launch import PAGES as DASHBOARD_PAGES
 from .logs import redact
 from .settings import FLATTR_SCOPES, Settings, SettingsError, load_settings
 
@@ -135,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check every browser's registration and start the host")
     d.add_argument("--browser", action="append", metavar="NAME", help="only these (see install)")
     d.add_argument("--timeout", type=float, help="seconds to wait for hello (default 10)")
+    db = sub.add_parser("dashboard", help="open the desktop dashboard (needs the gui extra)")
+    db.add_argument("--page", choices=DASHBOARD_PAGES, help="the page to show first")
+    db.add_argument(
+        "--screenshot", type=Path, metavar="FILE", help="render offscreen, write a PNG, exit"
+    )
     sub.add_parser("sim", help="run the local Flattr server (`flattr-host sim --help`)")
     sc = sub.add_parser("schema", help="write the protocol's JSON Schema")
     sc.add_argument("-o", "--output", type=Path)
@@ -382,6 +385,21 @@ def _cmd_api(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     return api_cli.run(conn, settings, args)
 
 
+def _cmd_dashboard(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from .dashboard import window
+    from .dashboard.launch import GuiMissing
+
+    conn.close()  # the window opens its own connections
+    try:
+        if args.screenshot:
+            return window.screenshot(paths.data_home(), settings, args.screenshot, args.page)
+        return window.run(paths.data_home(), settings, args.page)
+    except GuiMissing as exc:
+        return _fail(str(exc))
+    except ImportError as exc:  # the toolkit is there but a system library it loads is not
+        return _fail(f"the dashboard's toolkit cannot start: {exc}. {LIBRARIES_HINT}")
+
+
 def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     with store.transaction(conn):
         account = accounts.sign_out(conn, time.time())
@@ -389,40 +407,17 @@ def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> in
     return 0
 
 
-def _export_rows(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
-    cursor: str | None = None
-    while True:
-        page = export.page(conn, cursor, 1 << 20)
-        for row in page.rows:
-            yield page.part, row
-        if page.cursor is None:
-            return
-        cursor = page.cursor
-
-
 def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
-    data: dict[str, Any] = {"format": "flattr-companion-export", "version": 1, "host": __version__}
-    for part, row in _export_rows(conn):
-        data.setdefault(part, []).append(row)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = export.document_text(conn)
     if args.output:
         try:
-            _write_private(args.output, text.encode("utf-8"))
+            export.write_private(args.output, text.encode("utf-8"))
         except OSError as exc:
             return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, 0600 whatever the umask: an export is the user's history."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
-    with open(fd, "wb") as handle:
-        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(fd).st_mode):
-            os.fchmod(fd, paths.PRIVATE_FILE)  # an existing file keeps its mode otherwise
-        handle.write(data)
 
 
 def _schema(args: Any) -> int:
