@@ -24,6 +24,7 @@ CAPABILITIES = (
     "export",
     "tick",
     "events",
+    "dashboard",
 )
 
 

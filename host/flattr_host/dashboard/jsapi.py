@@ -72,8 +72,10 @@ class DashboardApi:
         self._on_focus: list[Callable[[], None]] = []
 
     def _close(self) -> None:
-        for worker in (self._lookups, self._recorded, *self._jobs.values()):
-            worker.join(1.0)
+        for job in self._jobs.values():
+            job.join(1.0)
+        self._lookups.join(1.0)
+        self._recorded.join(1.0)
         self._conn.close()
 
     @contextmanager

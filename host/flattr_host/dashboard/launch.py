@@ -5,7 +5,6 @@ wants the main thread, and the host's stdin/stdout belong to the browser."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 import threading
@@ -63,7 +62,7 @@ def open_dashboard(home: Path, page: str | None = None) -> Opened:
     logs = paths.private_dir(paths.log_dir())
     with open(logs / LOG_FILE, "ab") as log:
         options: dict[str, object] = {}
-        if os.name == "nt":
+        if sys.platform == "win32":
             flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS
             options["creationflags"] = flags
         else:

@@ -103,14 +103,14 @@ def screenshot(home: Path, settings: Settings, target: Path, page: str | None = 
         raise ValueError(f"no page {page!r}; pages: {', '.join(PAGES)}")
     prepare_qt(offscreen=True)
     webview = _import_webview()
-    from qtpy.QtCore import QObject, Signal
+    from qtpy.QtCore import QObject, Signal  # type: ignore[attr-defined]
 
     from .jsapi import DashboardApi
 
     done = threading.Event()
     outcome: dict[str, Any] = {}
 
-    class Grabber(QObject):  # type: ignore[misc]
+    class Grabber(QObject):
         """Qt wants widgets touched on its GUI thread: the worker signals, this slot grabs."""
 
         grab = Signal(object)
