@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def main() -> None:
                     elif "run" in command:
                         window.run_js(command["run"])
                     elif "shot" in command:
+                        time.sleep(dashboard_window.SETTLE_SECONDS)
                         grabber.done.clear()
                         view = window.gui.BrowserView.instances[window.uid]
                         grabber.grab.emit(view, command["shot"])

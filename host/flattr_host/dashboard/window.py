@@ -22,6 +22,8 @@ PAGE_DIR = Path(__file__).with_name("page")
 # How long a screenshot waits for the page to report it has drawn the asked page.
 READY_TIMEOUT_SECONDS = 60.0
 READY_POLL_SECONDS = 0.1
+# After the page says it has painted, Qt may still be compositing the frame it grabs.
+SETTLE_SECONDS = 0.5
 
 
 def prepare_qt(offscreen: bool) -> None:
@@ -140,6 +142,7 @@ def screenshot(home: Path, settings: Settings, target: Path, page: str | None = 
                     outcome["error"] = f"the {wanted} page did not finish drawing"
                     return
                 time.sleep(READY_POLL_SECONDS)
+            time.sleep(SETTLE_SECONDS)
             view = window.gui.BrowserView.instances[window.uid]
             grabber.grab.emit(view)
             done.wait(READY_TIMEOUT_SECONDS)

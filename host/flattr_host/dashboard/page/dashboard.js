@@ -5,6 +5,8 @@
 const PAGES = ["account", "queue", "history", "creators", "settings"];
 // Pages that redraw themselves while shown (the settings page never does: it holds inputs).
 const REFRESH_MS = 4000;
+// How long a notice ("Mode changed.") stays on screen.
+const NOTICE_MS = 8000;
 const MODES = {
   all: "Every site counts, except those you switch off and the built-in never-count list",
   enabled: "Only the sites you switch on count",
@@ -46,9 +48,14 @@ const card = (title, ...children) => el("section", { class: "card" }, el("h2", {
 const when = (ts) => (ts ? new Date(ts * 1000).toLocaleString() : "–");
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+let noticeTimer = null;
+
 function notice(text) {
   const node = document.getElementById("notice");
   node.textContent = text || "";
+  node.hidden = !text;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { node.hidden = true; }, NOTICE_MS);
 }
 
 function link(href, text) {
@@ -356,7 +363,10 @@ async function show(page) {
   }
   if (drawing !== current) return; // the user moved on meanwhile
   document.getElementById("main").replaceChildren(...parts.flat().filter(Boolean));
-  document.body.dataset.ready = drawing;
+  // Ready once the new content has been painted (two frames), so a screenshot shows it.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (current === drawing) document.body.dataset.ready = drawing;
+  }));
 }
 
 function scheduleRefresh() {
