@@ -5,6 +5,7 @@ say when the gui extra is missing."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -133,3 +134,37 @@ def test_without_the_gui_extra_open_dashboard_answers_the_command(tmp_path: Path
     assert reply["error"]["command"] == launch.INSTALL_COMMAND
     assert launch.INSTALL_COMMAND in reply["error"]["message"]
     assert instance.running(home) is None
+
+
+def test_stats_prints_the_figures_the_dashboard_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flattr_host import figures, ledger, paths, queue, store
+    from flattr_host.settings import Settings
+
+    monkeypatch.setenv("FLATTR_HOST_HOME", str(tmp_path))
+    settings = Settings()
+    conn = store.connect(paths.database_path(tmp_path), settings)
+    now = time.time()
+    with store.transaction(conn):
+        for days_ago, site in ((0, "a.example.org"), (0, "a.example.org"), (3, "b.example.net")):
+            at = now - days_ago * 86_400
+            queue.enqueue(
+                conn,
+                url=f"https://{site}/",
+                page_url=f"https://{site}/",
+                site=site,
+                title=None,
+                day=ledger.attention_day(at, settings),
+                reason="manual",
+                account_id=None,
+                now=at,
+            )
+    expected = figures.history(conn, now, settings)
+    conn.close()
+    assert cli.main(["stats", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["per_day"] == expected["per_day"]
+    assert sum(p["count"] for p in shown["per_day"]) == 3
+    assert cli.main(["stats"]) == 0
+    assert "a.example.org" in capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 import time
@@ -82,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--dry-run", action="store_true", help="with --adopt: show, move nothing")
     sub.add_parser("flush", help="send every queued flattr now, failed ones included")
+    st = sub.add_parser("stats", help="the dashboard's History figures, as text or JSON")
+    st.add_argument("--json", action="store_true", help="the figures as JSON")
     h = sub.add_parser("history", help="the latest flattrs")
     h.add_argument("-n", "--limit", type=int, default=20)
     s = sub.add_parser("sites", help="list sites, or change one site or the mode")
@@ -331,6 +334,34 @@ def _cmd_history(conn: sqlite3.Connection, settings: Settings, args: Any) -> int
         print("no flattrs yet")
     for item in page.items:
         print(f"{_when(item.created_at)}  {item.state:<9}  {item.reason:<9}  {item.url}")
+    return 0
+
+
+def _cmd_stats(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from . import figures
+
+    data = figures.history(conn, time.time(), settings)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print("flattrs per day (last 30 days)")
+    for point in data["per_day"]:
+        print(f"  {point['day']}  {point['count']:>4}  {'#' * min(point['count'], 60)}")
+    print("top sites this month")
+    for site in data["top_sites"] or [{"site": "none yet", "count": 0}]:
+        print(f"  {site['count']:>5}  {site['site']}")
+    creators = data["top_creators"]
+    print("top creators this month")
+    for creator in creators["creators"]:
+        print(f"  {creator['count']:>5}  {creator['creator']}")
+    if creators["unknown"]:
+        print(f"  {creators['unknown']:>5}  creator not known (yet): see {PROG} dashboard")
+    print("today's attention")
+    for page in data["attention_today"]:
+        left = "no more today"
+        if page["next_threshold"] is not None:
+            left = f"{page['next_threshold'] - page['seconds']:.0f} s to the next flattr"
+        print(f"  {page['seconds']:>6.0f} s  {page['flattrs']} flattrs  {left}  {page['url']}")
     return 0
 
 
