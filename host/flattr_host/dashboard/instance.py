@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import paths
+from ..logs import log
 
 LOCK_FILE = "dashboard.lock"
 INFO_FILE = "dashboard.json"
@@ -43,11 +44,13 @@ class Instance:
                 with client:
                     client.settimeout(SIGNAL_TIMEOUT_SECONDS)
                     try:
-                        if client.recv(64) == FOCUS:
-                            on_focus()
-                            client.sendall(FOCUSED)
+                        wanted = client.recv(64) == FOCUS
+                        if wanted:
+                            client.sendall(FOCUSED)  # at once: raising the window may take a while
                     except OSError:
-                        pass
+                        wanted = False
+                if wanted:
+                    threading.Thread(target=_guarded(on_focus), daemon=True).start()
 
         self._thread = threading.Thread(target=loop, daemon=True, name="dashboard-focus")
         self._thread.start()
@@ -57,6 +60,16 @@ class Instance:
             (self.home / INFO_FILE).unlink()
         self._server.close()
         self._lock.close()  # releases the lock
+
+
+def _guarded(action: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            action()
+        except Exception:  # the window may be closing; the next request starts a new one
+            log.exception("could not bring the dashboard to the front")
+
+    return run
 
 
 def _try_lock(handle: IO[bytes]) -> bool:

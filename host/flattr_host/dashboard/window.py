@@ -24,6 +24,7 @@ READY_TIMEOUT_SECONDS = 60.0
 READY_POLL_SECONDS = 0.1
 # After the page says it has painted, Qt may still be compositing the frame it grabs.
 SETTLE_SECONDS = 0.5
+DISPLAY_VARS = ("DISPLAY", "WAYLAND_DISPLAY")
 
 
 def prepare_qt(offscreen: bool) -> None:
@@ -32,7 +33,12 @@ def prepare_qt(offscreen: bool) -> None:
     if not sys.platform.startswith("linux"):
         return
     flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
-    if offscreen:
+    headless = not any(os.environ.get(name) for name in (*DISPLAY_VARS, "QT_QPA_PLATFORM"))
+    if headless and not offscreen:
+        # No screen to show it on (a headless browser started us): run it offscreen rather than
+        # abort in Qt; it still answers focus requests and can be closed.
+        print("flattr-host: no display found; the dashboard runs offscreen", file=sys.stderr)
+    if offscreen or headless:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen" and "--disable-gpu" not in flags:
         flags.append("--disable-gpu")
