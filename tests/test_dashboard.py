@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import make_home
+from conftest import FAST_SETTINGS, make_home
 from dashboardproc import DashboardWindow
 from flattr_host import accounts, ledger, paths, queue, store
 from flattr_host.ledger import Segment
@@ -389,9 +389,25 @@ def test_creators_are_looked_up_only_for_flattred_pages(
 
 def test_settings_switches_and_export(home: Path, window: DashboardWindow, tmp_path: Path) -> None:
     window.show("settings")
-    assert window.js("document.getElementById('batch-size').textContent") == str(
+    assert window.js("document.getElementById('batch-size').value") == str(
         _settings(home).batch_size
     )
+    # Thresholds and batch size go to settings.json, checked first; a bad value changes nothing.
+    window.run(
+        "document.getElementById('thresholds').value = '90, 40';"
+        "document.getElementById('save-figures').click()"
+    )
+    window.wait_for("document.getElementById('notice').textContent.includes('rising')")
+    assert _settings(home).thresholds == Settings().thresholds
+    window.run(
+        "document.getElementById('thresholds').value = '40, 90 120';"
+        "document.getElementById('batch-size').value = '20';"
+        "document.getElementById('save-figures').click()"
+    )
+    window.wait_for("document.getElementById('notice').textContent.startsWith('Saved.')")
+    saved = _settings(home)
+    assert (saved.thresholds, saved.batch_size) == ((40, 90, 120), 20)
+    assert saved.backoff_base == FAST_SETTINGS["backoff_base"]  # the rest of the file is kept
     window.run(
         "document.getElementById('new-site').value = 'https://www.Example.ORG/x';"
         "[...document.querySelectorAll('button')].find(b => b.textContent === 'Never counts')"

@@ -16,10 +16,12 @@ from typing import Any
 
 from .. import accounts, export, figures, paths, queue, sites, status, store, urls
 from ..logs import log, redact
-from ..settings import Settings
+from ..settings import Settings, SettingsError, save_settings
 from . import remote
 
 MODES = ("all", "enabled", "metadata")
+# The batch sizes the Settings page accepts (the API's limit is unknown: docs/flattr-api.md).
+MIN_BATCH, MAX_BATCH = 1, 500
 SITE_SETTINGS = {"enabled": "enabled", "disabled": "disabled", "default": None}
 
 
@@ -98,8 +100,13 @@ class DashboardApi:
             return figures.queue_items(conn, time.time(), self._settings)
 
     def history(self) -> dict[str, Any]:
+        """The History page; also starts learning the creators its top list needs."""
         with self._db() as conn:
-            return figures.history(conn, time.time(), self._settings)
+            result = figures.history(conn, time.time(), self._settings)
+            unknown = self._lookups.pending(conn, time.time())
+        if unknown and self._lookups.state.get("status") != "error":
+            self._lookups.start()
+        return result
 
     def creators(self) -> dict[str, Any]:
         """The flattred pages and what things/lookup said; starts looking up the unknown ones."""
@@ -173,6 +180,24 @@ class DashboardApi:
         except OSError as exc:
             return _error(f"cannot write {target}: {exc.strerror or exc}")
         return _ok(path=str(target))
+
+    def set_figures(self, thresholds: list[int], batch_size: int) -> dict[str, Any]:
+        """Thresholds (seconds of attention a day, rising) and the batch size, into settings.json;
+        the host uses them from its next start."""
+        try:
+            steps = [int(t) for t in thresholds]
+            size = int(batch_size)
+        except (TypeError, ValueError):
+            return _error("thresholds and batch size must be whole numbers")
+        if not steps or any(t <= 0 for t in steps) or steps != sorted(set(steps)):
+            return _error("thresholds must be rising whole numbers of seconds, e.g. 50, 96, 138")
+        if not MIN_BATCH <= size <= MAX_BATCH:
+            return _error(f"the batch size must be from {MIN_BATCH} to {MAX_BATCH}")
+        try:
+            self._settings = save_settings(self._home, {"thresholds": steps, "batch_size": size})
+        except (SettingsError, OSError) as exc:
+            return _error(str(exc))
+        return _ok(thresholds=steps, batch_size=size)
 
     def sign_out(self) -> dict[str, Any]:
         with self._db(write=True) as conn:

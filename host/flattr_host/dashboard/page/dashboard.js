@@ -330,12 +330,7 @@ async function settingsPage() {
       s.sites.length ? el("table", { id: "sites" }, el("tr", {}, el("th", { text: "Site" }), el("th", { text: "Counts" }),
         el("th", { class: "num", text: "Today" }), el("th", { class: "num", text: "In all" }), el("th")), siteRows)
         : el("p", { class: "muted", text: "No site settings yet." })),
-    card("Thresholds and sending",
-      el("table", { id: "figures" },
-        el("tr", {}, el("th", { text: "A page earns a flattr at" }), el("td", { id: "thresholds", text: `${s.thresholds.join(", ")} s of attention a day` })),
-        el("tr", {}, el("th", { text: "Audio pages at" }), el("td", { text: `${s.audio_thresholds.join(", ")} s` })),
-        el("tr", {}, el("th", { text: "Flattrs per request" }), el("td", { id: "batch-size", text: s.batch_size }))),
-      el("p", { class: "muted small" }, "Change them in ", el("code", { text: s.settings_file }), " (the host reads it at start).")),
+    figuresCard(s),
     card("Export your data",
       el("p", { class: "muted small", text: "Everything the host keeps about you, as JSON (never the token)." }),
       el("div", { class: "row" }, exportPath, el("button", {
@@ -344,6 +339,24 @@ async function settingsPage() {
       }))),
     card("Where your data lives", dataPaths(s)),
   ];
+}
+
+function figuresCard(s) {
+  const thresholds = el("input", { type: "text", id: "thresholds", value: s.thresholds.join(", ") });
+  const batch = el("input", { type: "number", id: "batch-size", min: 1, max: 500, value: s.batch_size });
+  const save = el("button", {
+    id: "save-figures", text: "Save",
+    onclick: (e) => act(e.target, () => api().set_figures(
+      thresholds.value.split(/[\s,]+/).filter(Boolean).map(Number), Number(batch.value)),
+    () => "Saved. The host uses them from its next start."),
+  });
+  return card("Thresholds and sending",
+    el("table", {},
+      el("tr", {}, el("th", { text: "A page earns a flattr at (seconds of attention a day)" }), el("td", {}, thresholds)),
+      el("tr", {}, el("th", { text: "Audio pages at" }), el("td", { text: `${s.audio_thresholds.join(", ")} s` })),
+      el("tr", {}, el("th", { text: "Flattrs per request" }), el("td", {}, batch))),
+    el("div", { class: "row" }, save),
+    el("p", { class: "muted small" }, "Saved in ", el("code", { text: s.settings_file }), "; the host reads it when it starts."));
 }
 
 const RENDER = { account: accountPage, queue: queuePage, history: historyPage, creators: creatorsPage, settings: settingsPage };
