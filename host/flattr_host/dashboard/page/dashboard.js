@@ -59,6 +59,8 @@ function notice(text) {
 }
 
 function link(href, text) {
+  // Only web addresses (an answer from the network never becomes a javascript: link).
+  if (!/^https?:\/\//i.test(String(href))) return el("span", { text });
   // target=_blank: pywebview opens it in the system browser, never inside this window.
   return el("a", { href, target: "_blank", rel: "noopener noreferrer", text });
 }
