@@ -91,6 +91,23 @@ def test_bulk_records_every_element(sim: SimProcess, http: httpx.Client) -> None
     assert sim.token not in json.dumps(received)
 
 
+def test_delivered_bulk_flattrs_are_the_users_flattrs(sim: SimProcess, http: httpx.Client) -> None:
+    """As on flattr.com, GET /user/flattrs lists every delivered bulk element, each on the thing its
+    URL names (created for a plain or auto-submit URL); a refused request adds none."""
+    plain, submit = "https://a.example/1", auto_submit("https://blog.example/post", "owner1")
+    items = [{"url": plain}, {"url": plain}, {"url": submit}]
+    assert bulk(http, sim.token, items).status_code == 200
+    sim.control.set_faults(reject_urls=["https://refused.example/"])
+    assert bulk(http, sim.token, [{"url": "https://refused.example/"}]).status_code == 400
+    mine = http.get("/rest/v2/user/flattrs", headers=auth(sim.token)).json()
+    assert sorted(f["thing"]["url"] for f in mine) == [plain, plain, "https://blog.example/post"]
+    assert all(f["owner"]["username"] == sim.username for f in mine)
+    found = http.get("/rest/v2/things/lookup", params={"url": plain})
+    assert found.json()["message"] == "found"
+    thing = http.get(found.json()["location"]).json()
+    assert thing["flattrs"] == 2
+
+
 def test_empty_batch_is_fine(sim: SimProcess, http: httpx.Client) -> None:
     assert bulk(http, sim.token, []).status_code == 200
     assert sim.control.flattrs() == []

@@ -619,7 +619,7 @@ test("today's flattrs on the site expand to its pages and counts", () => {
 test("the popup links: create an account beside Sign in, the Flattr dashboard in the footer", () => {
   const html = readFileSync(new URL("../src/popup/popup.html", import.meta.url), "utf8");
   assert.match(html, /id="sign-in-row"[^]*id="sign-in"[^]*<a id="sign-up" href="https:\/\/flattr\.com\/signup"[^>]*>Create a Flattr account</);
-  assert.match(html, /<footer[^]*<a id="dashboard" href="https:\/\/flattr\.com\/dashboard"[^>]*>Flattr dashboard</);
+  assert.match(html, /<footer[^]*<a id="dashboard" href="https:\/\/flattr\.com\/dashboard"[^>]*>flattr\.com dashboard</);
 });
 
 test("a page open since before the extension started and not injectable: reload to count it", () => {

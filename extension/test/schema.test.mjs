@@ -45,6 +45,9 @@ const messages = {
   "export with cursor": build.exportPage("flattrs:120"),
   tick: build.tick(),
   "tick force": build.tick(true),
+  "open_dashboard": build.openDashboard(),
+  "open_dashboard on a page": build.openDashboard("history"),
+  "open_dashboard on an unknown page": build.openDashboard("nope"),
 };
 
 describe("requests against the host's schema", () => {

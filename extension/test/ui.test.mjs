@@ -99,6 +99,15 @@ describe("ui:* requests", () => {
     assert.deepEqual(asked, [1, 1]);
   });
 
+  it("ui:open-dashboard asks the host and passes its answer or its error on", async () => {
+    const host = fakeHost("ready", { open_dashboard: { started: true, focused: false } });
+    const { ui } = setup(host);
+    assert.deepEqual(await ui.handle({ kind: "ui:open-dashboard", page: "queue" }),
+      { ok: true, started: true, focused: false });
+    assert.deepEqual(host.requests, [{ type: "open_dashboard", page: "queue" }]);
+    for (const r of host.requests) assertValidRequest(assert, { id: 1, ...r });
+  });
+
   it("ui:state for a private tab says so and asks the host nothing about it", async () => {
     const host = fakeHost();
     const { ui } = setup(host);

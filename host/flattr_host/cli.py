@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
-import stat
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__, accounts, api_cli, export, paths, sites, status, store
+from .dashboard.launch import LIBRARIES_HINT
+from .dashboard.launch import PAGES as DASHBOARD_PAGES
 from .logs import redact
 from .settings import FLATTR_SCOPES, Settings, SettingsError, load_settings
 
@@ -84,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--dry-run", action="store_true", help="with --adopt: show, move nothing")
     sub.add_parser("flush", help="send every queued flattr now, failed ones included")
+    st = sub.add_parser("stats", help="the dashboard's History figures, as text or JSON")
+    st.add_argument("--json", action="store_true", help="the figures as JSON")
     h = sub.add_parser("history", help="the latest flattrs")
     h.add_argument("-n", "--limit", type=int, default=20)
     s = sub.add_parser("sites", help="list sites, or change one site or the mode")
@@ -139,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="check every browser's registration and start the host")
     d.add_argument("--browser", action="append", metavar="NAME", help="only these (see install)")
     d.add_argument("--timeout", type=float, help="seconds to wait for hello (default 10)")
+    db = sub.add_parser("dashboard", help="open the desktop dashboard (needs the gui extra)")
+    db.add_argument("--page", choices=DASHBOARD_PAGES, help="the page to show first")
+    db.add_argument(
+        "--screenshot", type=Path, metavar="FILE", help="render offscreen, write a PNG, exit"
+    )
     sub.add_parser("sim", help="run the local Flattr server (`flattr-host sim --help`)")
     sc = sub.add_parser("schema", help="write the protocol's JSON Schema")
     sc.add_argument("-o", "--output", type=Path)
@@ -336,6 +342,34 @@ def _cmd_history(conn: sqlite3.Connection, settings: Settings, args: Any) -> int
     return 0
 
 
+def _cmd_stats(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from . import figures
+
+    data = figures.history(conn, time.time(), settings)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print("flattrs per day (last 30 days)")
+    for point in data["per_day"]:
+        print(f"  {point['day']}  {point['count']:>4}  {'#' * min(point['count'], 60)}")
+    print("top sites this month")
+    for site in data["top_sites"] or [{"site": "none yet", "count": 0}]:
+        print(f"  {site['count']:>5}  {site['site']}")
+    creators = data["top_creators"]
+    print("top creators this month")
+    for creator in creators["creators"]:
+        print(f"  {creator['count']:>5}  {creator['creator']}")
+    if creators["unknown"]:
+        print(f"  {creators['unknown']:>5}  creator not known (yet): see {PROG} dashboard")
+    print("today's attention")
+    for page in data["attention_today"]:
+        left = "no more today"
+        if page["next_threshold"] is not None:
+            left = f"{page['next_threshold'] - page['seconds']:.0f} s to the next flattr"
+        print(f"  {page['seconds']:>6.0f} s  {page['flattrs']} flattrs  {left}  {page['url']}")
+    return 0
+
+
 def _cmd_sites(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     from . import urls
 
@@ -405,6 +439,21 @@ def _cmd_visits(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     return 0
 
 
+def _cmd_dashboard(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
+    from .dashboard import window
+    from .dashboard.launch import GuiMissing
+
+    conn.close()  # the window opens its own connections
+    try:
+        if args.screenshot:
+            return window.screenshot(paths.data_home(), settings, args.screenshot, args.page)
+        return window.run(paths.data_home(), settings, args.page)
+    except GuiMissing as exc:
+        return _fail(str(exc))
+    except ImportError as exc:  # the toolkit is there but a system library it loads is not
+        return _fail(f"the dashboard's toolkit cannot start: {exc}. {LIBRARIES_HINT}")
+
+
 def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
     with store.transaction(conn):
         account = accounts.sign_out(conn, time.time())
@@ -412,40 +461,17 @@ def _cmd_sign_out(conn: sqlite3.Connection, settings: Settings, args: Any) -> in
     return 0
 
 
-def _export_rows(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
-    cursor: str | None = None
-    while True:
-        page = export.page(conn, cursor, 1 << 20)
-        for row in page.rows:
-            yield page.part, row
-        if page.cursor is None:
-            return
-        cursor = page.cursor
-
-
 def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
-    data: dict[str, Any] = {"format": "flattr-companion-export", "version": 1, "host": __version__}
-    for part, row in _export_rows(conn):
-        data.setdefault(part, []).append(row)
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = export.document_text(conn)
     if args.output:
         try:
-            _write_private(args.output, text.encode("utf-8"))
+            export.write_private(args.output, text.encode("utf-8"))
         except OSError as exc:
             return _fail(f"cannot write {args.output}: {exc.strerror or exc}")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, 0600 whatever the umask: an export is the user's history."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
-    with open(fd, "wb") as handle:
-        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(fd).st_mode):
-            os.fchmod(fd, paths.PRIVATE_FILE)  # an existing file keeps its mode otherwise
-        handle.write(data)
 
 
 def _schema(args: Any) -> int:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from . import __version__, paths
 from .logs import redact
 
 # Tables in export order, with the columns that are the user's data (no tokens, no leases).
@@ -103,3 +108,37 @@ def page(conn: sqlite3.Connection, cursor: str | None, max_bytes: int) -> Page:
     names = list(PARTS)
     following = names.index(part) + 1
     return Page(part, out, f"{names[following]}:" if following < len(names) else None)
+
+
+# --- the whole export as one file (``flattr-host export -o``, the dashboard's Export) ----------
+
+
+def _rows(conn: sqlite3.Connection) -> Iterator[tuple[str, dict[str, Any]]]:
+    cursor: str | None = None
+    while True:
+        found = page(conn, cursor, 1 << 20)
+        for row in found.rows:
+            yield found.part, row
+        if found.cursor is None:
+            return
+        cursor = found.cursor
+
+
+def document_text(conn: sqlite3.Connection) -> str:
+    data: dict[str, Any] = {"format": "flattr-companion-export", "version": 1, "host": __version__}
+    for part, row in _rows(conn):
+        data.setdefault(part, []).append(row)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, 0600 whatever the umask: an export is the user's history."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, paths.PRIVATE_FILE)
+    with open(fd, "wb") as handle:
+        if hasattr(os, "fchmod") and stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, paths.PRIVATE_FILE)  # an existing file keeps its mode otherwise
+        handle.write(data)
+
+
+def write_file(conn: sqlite3.Connection, path: Path) -> None:
+    write_private(path, document_text(conn).encode("utf-8"))

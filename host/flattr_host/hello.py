@@ -25,6 +25,7 @@ CAPABILITIES = (
     "export",
     "tick",
     "events",
+    "dashboard",
 )
 
 

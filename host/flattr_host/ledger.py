@@ -350,23 +350,40 @@ def page_status(
         return PageStatus(page, site, decision)
     day = attention_day(now, settings, tz)
     row = _load(conn, day, page)
-    thresholds = _thresholds(settings, row.audio_page)
-    done = max(row.crossings, crossings(row.seconds, thresholds, settings.repeat_after))
-    previous = nth_threshold(done, thresholds, settings.repeat_after)
-    upcoming = nth_threshold(done + 1, thresholds, settings.repeat_after)
-    span = upcoming - previous
-    progress = 0.0 if not math.isfinite(span) or span <= 0 else (row.seconds - previous) / span
+    step = step_progress(row.seconds, row.audio_page, row.crossings, settings)
     return PageStatus(
         url=page,
         site=site,
         decision=decision,
         seconds_today=row.seconds,
         audio_page=row.audio_page,
-        next_threshold=upcoming if math.isfinite(upcoming) else None,
-        progress=min(1.0, max(0.0, progress)),
+        next_threshold=step.upcoming,
+        progress=step.progress,
         flattrs_today_url=_count_flattrs(conn, site, day, page),
         flattrs_today_site=_count_flattrs(conn, site, day, None),
-        flattrs_left_today=max(0, len(thresholds) - done),
+        flattrs_left_today=max(0, len(_thresholds(settings, row.audio_page)) - step.done),
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    done: int  # thresholds reached today
+    upcoming: float | None  # seconds of the next one (None: no more today)
+    progress: float  # 0..1 from the previous threshold to the next
+
+
+def step_progress(seconds: float, audio_page: bool, recorded: int, settings: Settings) -> Step:
+    """Where a page stands on its way to its next flattr (the popup and the dashboard)."""
+    thresholds = _thresholds(settings, audio_page)
+    done = max(recorded, crossings(seconds, thresholds, settings.repeat_after))
+    previous = nth_threshold(done, thresholds, settings.repeat_after)
+    upcoming = nth_threshold(done + 1, thresholds, settings.repeat_after)
+    span = upcoming - previous
+    progress = 0.0 if not math.isfinite(span) or span <= 0 else (seconds - previous) / span
+    return Step(
+        done=done,
+        upcoming=upcoming if math.isfinite(upcoming) else None,
+        progress=min(1.0, max(0.0, progress)),
     )
 
 

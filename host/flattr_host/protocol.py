@@ -82,6 +82,7 @@ ERROR_CODES: dict[str, str] = {
         "the host's settings.json is unusable (message: file, line, column, what is wrong); "
         "every request gets this until it is fixed, or moved aside with command"
     ),
+    "gui_unavailable": "the dashboard's optional gui extra is not installed (see command)",
     "internal_error": "a bug in the host; the message is in the host's log",
 }
 
@@ -293,6 +294,15 @@ class TickRequest(Message):
     force: bool = False
 
 
+class OpenDashboardRequest(Message):
+    """Open the desktop dashboard (a separate process; the reply does not wait for it), or bring
+    the open one to the front."""
+
+    id: RequestId
+    type: Literal["open_dashboard"]
+    page: Literal["account", "queue", "history", "creators", "settings"] | None = None
+
+
 Request = Annotated[
     HelloRequest
     | TokenRequest
@@ -309,7 +319,8 @@ Request = Annotated[
     | StatusRequest
     | HistoryRequest
     | ExportRequest
-    | TickRequest,
+    | TickRequest
+    | OpenDashboardRequest,
     Field(discriminator="type"),
 ]
 _REQUEST_MODELS: tuple[type[Message], ...] = (
@@ -329,6 +340,7 @@ _REQUEST_MODELS: tuple[type[Message], ...] = (
     HistoryRequest,
     ExportRequest,
     TickRequest,
+    OpenDashboardRequest,
 )
 REQUEST_MODELS: dict[str, type[Message]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
@@ -531,6 +543,11 @@ class TickResult(Message):
     queue: QueueState
 
 
+class DashboardOpened(Message):
+    started: bool = Field(description="a new dashboard window process was started")
+    focused: bool = Field(description="the open dashboard window was brought to the front")
+
+
 class Empty(Message):
     pass
 
@@ -579,6 +596,7 @@ RESULTS: dict[str, type[BaseModel]] = {
     "history": HistoryResult,
     "export": ExportResult,
     "tick": TickResult,
+    "open_dashboard": DashboardOpened,
 }
 
 

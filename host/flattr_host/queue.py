@@ -217,6 +217,35 @@ def drop_if_empty(conn: sqlite3.Connection, batch_id: int) -> None:
     )
 
 
+# What a user may discard: never a flattr being sent (its outcome belongs to that request) and
+# never a delivered one (it is history, and Flattr has it).
+DISCARDABLE = ("pending", "failed", "rejected")
+
+
+def discard(conn: sqlite3.Connection, item_ids: list[int]) -> int:
+    """Delete these flattrs if they are still discardable; batches left empty go too. Call inside
+    a transaction. Returns how many went."""
+    marks = ",".join("?" * len(item_ids))
+    if not item_ids:
+        return 0
+    batches = [
+        int(r[0])
+        for r in conn.execute(
+            f"SELECT DISTINCT batch_id FROM flattrs WHERE id IN ({marks}) AND batch_id IS NOT NULL",
+            item_ids,
+        )
+    ]
+    cursor = conn.execute(
+        f"DELETE FROM flattrs WHERE id IN ({marks}) AND state IN {DISCARDABLE} "
+        "AND NOT EXISTS (SELECT 1 FROM flattrs g WHERE g.batch_id = flattrs.batch_id "
+        "AND g.state = 'in_flight')",
+        item_ids,
+    )
+    for batch_id in batches:
+        drop_if_empty(conn, batch_id)
+    return cursor.rowcount
+
+
 def recover_in_flight(conn: sqlite3.Connection, now: float) -> int:
     """Items a dead submitter left in flight go back to pending in their batch (same
     Idempotency-Key, so a de-duplicating server records them once)."""

@@ -59,6 +59,7 @@ class Service:
         self.clock = time.time
         # The attention day whose visit flattrs were last looked at by this process.
         self._visits_checked_day: str | None = None
+        self.home = paths.data_home()  # where the dashboard it opens finds the data
 
     @classmethod
     def open(
@@ -67,7 +68,9 @@ class Service:
         """Open the database for requests; ``loop`` (if any) submits in the background."""
         conn = store.connect(paths.database_path(home), settings)
         accounts.redact_stored_tokens(conn)
-        return cls(conn, settings, emit, loop)
+        service = cls(conn, settings, emit, loop)
+        service.home = home
+        return service
 
     def close(self) -> None:
         self.conn.close()
@@ -367,6 +370,15 @@ class Service:
         except ValueError as exc:
             raise RequestFailed("invalid_request", str(exc)) from None
         return p.ExportResult(part=page.part, rows=page.rows, cursor=page.cursor), False
+
+    def _on_open_dashboard(self, r: p.OpenDashboardRequest) -> tuple[BaseModel, bool]:
+        from .dashboard import launch
+
+        try:
+            opened = launch.open_dashboard(self.home, r.page)
+        except launch.GuiMissing as exc:
+            raise RequestFailed("gui_unavailable", str(exc), exc.command) from None
+        return p.DashboardOpened(started=opened.started, focused=opened.focused), False
 
     def _on_tick(self, r: p.TickRequest) -> tuple[BaseModel, bool]:
         if r.force and self.loop is not None:

@@ -280,3 +280,24 @@ def _move_aside_command(path: Path) -> str:
     import shlex
 
     return f"mv {shlex.quote(str(path))} {shlex.quote(f'{path}.broken')}"
+
+
+def save_settings(home: Path, changes: dict[str, Any]) -> Settings:
+    """Change some settings in ``<home>/settings.json`` (the dashboard's Settings page): each value
+    is checked as the file's are, every other line of the file is kept, and the file is replaced
+    in one step (0600). A file that is unusable now is never overwritten: fix it first."""
+    path = home / SETTINGS_FILE
+    raw: dict[str, Any] = {}
+    if path.exists():
+        _read_file(path)  # raises SettingsError when it is broken
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    problems = [p for name, value in changes.items() if (p := _problem(name, value))]
+    if problems:
+        raise SettingsError(path, problems)
+    text = json.dumps({**raw, **changes}, indent=2, ensure_ascii=False) + "\n"
+    tmp = path.with_name(SETTINGS_FILE + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return load_settings(home)

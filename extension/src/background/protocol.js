@@ -102,3 +102,10 @@ export function exportPage(cursor) {
 export function tick(force = false) {
   return { type: "tick", force: Boolean(force) };
 }
+
+const DASHBOARD_PAGES = ["account", "queue", "history", "creators", "settings"];
+
+/** Start the desktop dashboard (or bring the open one to the front) on `page`, if one is named. */
+export function openDashboard(page) {
+  return DASHBOARD_PAGES.includes(page) ? { type: "open_dashboard", page } : { type: "open_dashboard" };
+}

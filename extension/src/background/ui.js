@@ -39,6 +39,7 @@ export class UiApi {
       [UI.EXPORT]: () => this.exportAll(),
       [UI.SIGN_OUT]: () => this.signOut(),
       [UI.FLUSH]: () => this.flush(),
+      [UI.OPEN_DASHBOARD]: (m) => this.call(build.openDashboard(m.page)),
     };
   }
 

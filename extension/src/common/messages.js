@@ -15,6 +15,7 @@ export const UI = Object.freeze({
   EXPORT: "ui:export",
   SIGN_OUT: "ui:sign-out",
   FLUSH: "ui:flush",
+  OPEN_DASHBOARD: "ui:open-dashboard",
 });
 
 // Background → popup / options: "something changed, fetch ui:state again".

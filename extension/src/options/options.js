@@ -327,6 +327,11 @@ function wire() {
     if (!answer.ok) notice(errorText(answer.error));
   });
   $("sign-out").addEventListener("click", askSignOut);
+  $("open-dashboard").addEventListener("click", async () => {
+    const answer = await request({ kind: "ui:open-dashboard" });
+    notice(answer.ok ? (answer.focused ? "The dashboard is open." : "Opening the dashboard…")
+      : errorText(answer.error));
+  });
   $("sign-out-cancel").addEventListener("click", () => $("sign-out-dialog").close());
   $("sign-out-confirm").addEventListener("click", signOut);
   $("add-site").addEventListener("submit", (event) => {

@@ -171,6 +171,11 @@ function wire() {
     await api.runtime.openOptionsPage();
     window.close();
   });
+  $("open-dashboard").addEventListener("click", async () => {
+    const answer = await request({ kind: "ui:open-dashboard" });
+    if (answer.ok) window.close();
+    else notice(errorText(answer.error));
+  });
   $("flattr-now").addEventListener("click", () =>
     busy($("flattr-now"), async () => {
       notice("Flattring…");

@@ -100,6 +100,8 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
     state.ledger.flattrs.extend(
         AcceptedFlattr(url, user.username, record.time, key, SOURCE_BULK) for url in urls
     )
+    for url in urls:  # as on flattr.com, each is one of the user's flattrs (GET /user/flattrs)
+        state.catalog.record_bulk(url, user.username, record.time)
     record.accepted = True
     active = user.subscription_active
     body = encode_json(

@@ -1,4 +1,4 @@
-"""Things and the flattrs made through POST /flattr (not the bulk endpoint's log)."""
+"""Things and the flattrs of each user: made through POST /flattr, or delivered in bulk."""
 
 from __future__ import annotations
 
@@ -129,6 +129,23 @@ class Catalog:
         thing.flattrs += 1
         thing.last_flattr_at = now
         self.flattrs.append(FlattrRecord(len(self.flattrs) + 1, username, thing.id, now))
+
+    def record_bulk(self, url: str, username: str, now: float) -> None:
+        """One delivered bulk element as a flattr of the user (GET /user/flattrs lists it), on the
+        thing the URL names: an existing thing, the auto-submit or discoverable thing (created
+        now), or a new unclaimed thing for a plain URL. The bulk endpoint records every element, so
+        the once-per-thing and owner rules of POST /flattr do not apply."""
+        try:
+            found = self.resolve(url)
+        except ApiError:  # an auto-submit URL naming another owner: no thing to file it under
+            return
+        if found is None:
+            found = Candidate(url, "", None)
+        thing = self.create(found) if isinstance(found, Candidate) else found
+        thing.flattr_users.add(username)
+        thing.flattrs += 1
+        thing.last_flattr_at = int(now)
+        self.flattrs.append(FlattrRecord(len(self.flattrs) + 1, username, thing.id, int(now)))
 
     def claim(self, identity: str, username: str) -> int:
         """Give every thing owned by a partner identity to a Flattr user; how many moved."""
