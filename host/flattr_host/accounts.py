@@ -16,7 +16,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from . import queue, store
+from . import flattrs, store
 from .logs import redact_secret
 
 CURRENT = "current_account"
@@ -117,7 +117,7 @@ def _adopt_unverified(conn: sqlite3.Connection, account_id: int, now: float) -> 
     ).fetchall()
     for row in nameless:
         source = int(row["id"])
-        queue.rebind(conn, source, account_id, now, uncertain_too=True)
+        flattrs.rebind(conn, source, account_id, now, uncertain_too=True)
         conn.execute(
             "DELETE FROM accounts WHERE id = ? "
             "AND NOT EXISTS (SELECT 1 FROM flattrs WHERE account_id = ?) "
@@ -191,7 +191,7 @@ class Adoption:
     """The unsent flattrs of one other account (``source`` None: bound to none) and their move."""
 
     source: Account | None
-    rebound: queue.Rebound
+    rebound: flattrs.Rebound
 
 
 def adopt_waiting(
@@ -199,7 +199,7 @@ def adopt_waiting(
 ) -> list[Adoption]:
     """Move every flattr that waits for another account to ``account_id`` (``flattr-host queue
     --adopt``). Call inside one transaction, so that all of it moves or none. A verified account's
-    batches that may already be recorded under its user stay (see ``queue.rebind``)."""
+    batches that may already be recorded under its user stay (see ``flattrs.rebind``)."""
     rows = conn.execute(
         "SELECT DISTINCT account_id FROM flattrs WHERE account_id IS NOT ? "
         "AND state IN ('pending', 'failed', 'in_flight') ORDER BY account_id",
@@ -208,7 +208,7 @@ def adopt_waiting(
     adoptions = []
     for row in rows:
         source = None if row[0] is None else get(conn, int(row[0]))
-        rebound = queue.rebind(
+        rebound = flattrs.rebind(
             conn,
             None if source is None else source.id,
             account_id,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
-from . import queue, sites, urls
+from . import flattrs, sites, urls
 from .logs import redact
 from .settings import Settings
 from .urls import PageMeta
@@ -248,7 +248,7 @@ def _record_one(
     if account_id is not None:
         reason = REASON_AUDIO if audio_page else REASON_ATTENTION
         for _ in range(new):
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=target,
                 page_url=url,
@@ -311,7 +311,7 @@ def manual_flattr(
     target = urls.resolve_target(url, meta)
     row = _Row(seconds, old.audio_seconds, old.audio_page, done + 1, True)
     _save(conn, day=day, url=page, site=site, title=title, row=row, submit_url=target, now=now)
-    flattr_id = queue.enqueue(
+    flattr_id = flattrs.enqueue(
         conn,
         url=target,
         page_url=page,

@@ -16,6 +16,7 @@ from . import (
     export,
     framing,
     hello,
+    holds,
     ledger,
     paths,
     sites,
@@ -201,9 +202,7 @@ class Service:
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
-        from .submitter import lift_on_sign_in
-
-        lift_on_sign_in(self.conn, account, self.clock())
+        holds.lift_on_sign_in(self.conn, account, self.clock())
         log.info("signed in (account %s) from the flattr.com handshake", account.id)
         state = status.account_state(account)
         self._events.append(event("signed_in", state.model_dump(mode="json")))
@@ -219,9 +218,7 @@ class Service:
             raise RequestFailed("signed_out", "no account is signed in")
         accounts.set_subscription(self.conn, account.id, r.active)
         if r.active:
-            from .submitter import subscription_reactivated
-
-            subscription_reactivated(self.conn, self.clock(), account.id)
+            holds.subscription_reactivated(self.conn, self.clock(), account.id)
         state = status.account_state(accounts.current(self.conn))
         self._events.append(event("subscription", {"active": r.active}))
         return state, r.active

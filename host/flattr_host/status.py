@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sqlite3
 from typing import Any
 
-from . import accounts, ledger, sites, visits
+from . import accounts, flattrs, holds, ledger, sites, store, visits
 from . import protocol as p
+from .holds import RATE_LIMITED, REFUSED, SIGNED_OUT, WAITING_FOR_ACCOUNT
+from .logs import redact
 from .settings import Settings
 
 # Leave room for the reply envelope when filling a page up to the frame limit.
@@ -15,8 +19,6 @@ PAGE_RESERVE = 4096
 
 
 def queue_state(conn: sqlite3.Connection, now: float, settings: Settings) -> p.QueueState:
-    from .submitter import status_summary
-
     s = status_summary(conn, now, settings)
     counts, rate = s["counts"], s["rate_limit"] or {}
     error = s["last_error"] or {}
@@ -150,3 +152,70 @@ def describe_report(report: Any) -> str:
     if report.error:
         line += f"; last error: {report.error}"
     return line
+
+
+def describe_error(error: object) -> str | None:
+    """The stored ``last_error`` in words."""
+    if not isinstance(error, dict):
+        return None
+    status, code, message = error.get("status"), error.get("code"), error.get("message") or ""
+    # Also texts stored before they were redacted at the source.
+    code, message = (None if code is None else redact(str(code))), redact(str(message))
+    if status is None:
+        return f"Could not reach the Flattr API ({code}): {message}".rstrip(": ")
+    words = {
+        401: "The Flattr token was rejected; sign in again on flattr.com",
+        402: "The Flattr subscription is not active",
+        429: "Too many requests; waiting for the rate limit to reset",
+    }.get(int(status))
+    if code == "rate_limit_exceeded":
+        words = "Too many requests; waiting for the rate limit to reset"
+    base = words or f"The Flattr API answered {status}{f' ({code})' if code else ''}"
+    return f"{base}: {message}" if message and not words else base
+
+
+def status_summary(
+    conn: sqlite3.Connection, now: float, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Counts, what the queue waits for and why, the last error and the rate limit."""
+    settings = settings or Settings()
+    counts = dataclasses.asdict(flattrs.counts(conn))
+    unsent = flattrs.unsent_by_account(conn)
+    account = accounts.current(conn)
+    hold_reason: str | None = None
+    hold_until: float | None = None
+    next_retry: float | None = None
+    mine = 0 if account is None else unsent.get(account.id, 0)
+    if unsent and (account is None or account.token is None):
+        hold_reason = SIGNED_OUT
+    elif account is not None:
+        # The same hold the submitter obeys (the one that ends last), so the two never disagree.
+        hold = holds.current_hold(conn, account, now, settings)
+        if mine == 0 and unsent:
+            hold_reason = WAITING_FOR_ACCOUNT
+        elif hold is not None and (mine or hold.reason != RATE_LIMITED):
+            hold_reason = hold.reason
+            hold_until = None if math.isinf(hold.until) else hold.until
+        batch_at = flattrs.next_batch_at(conn, account.id)
+        newest = flattrs.newest_unbatched(conn, account.id)
+        times = [
+            t
+            for t in (batch_at, None if newest is None else newest + settings.submit_delay)
+            if t is not None
+        ]
+        if times and hold_reason != REFUSED:  # a refusal waits for the user: no time to say
+            next_retry = max(min(times), hold_until or 0.0)
+    last_error = store.get(conn, holds.LAST_ERROR_KEY)
+    return {
+        "counts": counts,
+        "waiting_for_other_accounts": sum(
+            n for a, n in unsent.items() if account is None or a != account.id
+        ),
+        "next_retry_at": next_retry,
+        "hold": hold_reason,
+        "hold_until": hold_until,
+        "last_error": last_error,
+        "last_error_text": describe_error(last_error),
+        "last_delivery_at": store.get(conn, holds.LAST_DELIVERY_KEY),
+        "rate_limit": store.get(conn, holds.RATE_LIMIT_KEY),
+    }

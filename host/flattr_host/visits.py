@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 
-from . import queue, sites, store, urls
+from . import flattrs, sites, store, urls
 from .settings import Settings
 
 ENABLED_KEY = "visit_flattrs"
@@ -201,7 +201,7 @@ def process_due(
         conn.execute("DELETE FROM visits WHERE site = ? AND at < ?", (site, cutoff))
         if account_id is None or not _counts(conn, site, settings):
             continue
-        queue.enqueue(
+        flattrs.enqueue(
             conn,
             url=home_url(site),
             page_url=home_url(site),

@@ -8,6 +8,7 @@ States: ``pending`` (waiting for its batch's next attempt), ``in_flight`` (its b
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from dataclasses import dataclass
 
 
@@ -80,6 +81,11 @@ def _batch(row: sqlite3.Row | None) -> Batch | None:
         next_attempt_at=float(row["next_attempt_at"]),
         last_status=None if row["last_status"] is None else int(row["last_status"]),
     )
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key."""
+    return str(uuid.uuid4())
 
 
 def get_batch(conn: sqlite3.Connection, batch_id: int) -> Batch | None:
@@ -308,3 +314,22 @@ def rebind(
             [(target, now, batch_id) for batch_id in sorted(batches)],
         )
     return Rebound(moved=len(moved), in_flight=in_flight, uncertain=uncertain)
+
+
+def make_402_due(conn: sqlite3.Connection, now: float, account_id: int | None) -> int:
+    """The batches that got a 402 (of ``account_id``, or of all accounts) become due now."""
+    cursor = conn.execute(
+        "UPDATE batches SET next_attempt_at = ? WHERE last_status = 402 "
+        "AND next_attempt_at > ? AND (? IS NULL OR account_id = ?)",
+        (now, now, account_id, account_id),
+    )
+    return cursor.rowcount
+
+
+def waiting_after_402(conn: sqlite3.Connection, account_id: int, now: float) -> bool:
+    """Whether some batch of the account waits on the slow schedule after a 402."""
+    row = conn.execute(
+        "SELECT 1 FROM batches WHERE account_id = ? AND last_status = 402 AND next_attempt_at > ?",
+        (account_id, now),
+    ).fetchone()
+    return row is not None
