@@ -26,6 +26,7 @@ from . import (
     visits,
 )
 from . import protocol as p
+from .days import attention_day
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
 from .scheduler import SubmitLoop
@@ -109,7 +110,7 @@ class Service:
         """Daily visit flattrs, once per attention day: at the first request after it began
         (host start or 04:00). Returns the day and whether flattrs were queued."""
         now = self.clock()
-        day = ledger.attention_day(now, self.settings)
+        day = attention_day(now, self.settings)
         if day == self._visits_checked_day:
             return day, False
         account = accounts.current(self.conn)

@@ -6,10 +6,12 @@ import dataclasses
 import json
 import math
 import sqlite3
+from datetime import tzinfo
 from typing import Any
 
-from . import accounts, flattrs, holds, ledger, sites, store, visits
+from . import accounts, flattrs, holds, sites, store, visits
 from . import protocol as p
+from .days import attention_day
 from .holds import RATE_LIMITED, REFUSED, SIGNED_OUT, WAITING_FOR_ACCOUNT
 from .logs import redact
 from .settings import Settings
@@ -47,11 +49,7 @@ def account_state(account: accounts.Account | None, reason: str | None = None) -
 
 
 def flattrs_today(conn: sqlite3.Connection, now: float, settings: Settings) -> int:
-    day = ledger.attention_day(now, settings)
-    row = conn.execute(
-        "SELECT COUNT(*) FROM flattrs WHERE day = ? AND state != 'rejected'", (day,)
-    ).fetchone()
-    return int(row[0])
+    return flattrs.made_on(conn, attention_day(now, settings))
 
 
 # "N flattrs today on this site" lists at most this many pages.
@@ -62,13 +60,11 @@ def pages_today(
     conn: sqlite3.Connection, site: str, now: float, settings: Settings
 ) -> list[p.PageCount]:
     """The site's pages flattred today (rejected ones not counted), most flattred first."""
-    rows = conn.execute(
-        "SELECT page_url, MAX(title), COUNT(*) AS n FROM flattrs "
-        "WHERE site = ? AND day = ? AND state != 'rejected' "
-        "GROUP BY page_url ORDER BY n DESC, page_url LIMIT ?",
-        (site, ledger.attention_day(now, settings), MAX_PAGES_TODAY),
-    ).fetchall()
-    return [p.PageCount(url=r[0], title=r[1], flattrs=int(r[2])) for r in rows]
+    day = attention_day(now, settings)
+    return [
+        p.PageCount(url=url, title=title, flattrs=n)
+        for url, title, n in flattrs.pages_on(conn, site, day, MAX_PAGES_TODAY)
+    ]
 
 
 def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.StatusResult:
@@ -90,17 +86,25 @@ def _last_sign_out_reason(conn: sqlite3.Connection) -> str | None:
     return None if row is None else row[0]
 
 
-def site_entries(conn: sqlite3.Connection, now: float, settings: Settings) -> list[p.SiteEntry]:
-    return [
-        p.SiteEntry(
-            site=e.site,
-            setting=e.setting,
-            builtin=e.builtin,
-            flattrs_today=e.flattrs_today,
-            flattrs_total=e.flattrs_total,
+def site_entries(
+    conn: sqlite3.Connection, now: float, settings: Settings, tz: tzinfo | None = None
+) -> list[p.SiteEntry]:
+    """The user's site settings, with flattrs today and all time (rejected ones not counted)."""
+    day = attention_day(now, settings, tz)
+    entries = []
+    for site, setting in sites.user_settings(conn):
+        today, total = flattrs.made_on_site(conn, site, day)
+        builtin = sites.builtin_site_category(site)
+        entries.append(
+            p.SiteEntry(
+                site=site,
+                setting=setting,
+                builtin=builtin,
+                flattrs_today=today,
+                flattrs_total=total,
+            )
         )
-        for e in sites.list_sites(conn, now=now, settings=settings)
-    ]
+    return entries
 
 
 def site_entry(conn: sqlite3.Connection, site: str, now: float, settings: Settings) -> p.SiteEntry:
@@ -122,7 +126,7 @@ def history_result(
     conn: sqlite3.Connection, before: int | None, limit: int, max_bytes: int = 1 << 20
 ) -> p.HistoryResult:
     """A page of history, newest first, cut short so that it always fits one frame."""
-    entries = ledger.history(conn, before_id=before, limit=limit + 1)
+    entries = flattrs.history(conn, before_id=before, limit=limit + 1)
     budget = max_bytes - PAGE_RESERVE
     items: list[p.HistoryItem] = []
     for entry in entries[:limit]:
