@@ -1,4 +1,5 @@
-"""The durable flattr queue: what was earned and where it stands.
+"""The durable flattr queue: what was earned and where it stands. The only module that reads or
+writes the ``flattrs`` and ``batches`` tables (but for ``export``, which copies every table).
 
 States: ``pending`` (waiting for its batch's next attempt), ``in_flight`` (its batch is being sent),
 ``delivered``, ``failed`` (attempts exhausted; retried on the slow schedule and on demand) and
