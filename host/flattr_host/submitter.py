@@ -47,8 +47,6 @@ USER_PATH = "/user"
 EventSink = Callable[[str, dict[str, Any]], None]
 Progress = Callable[[int, int], None]
 
-__all__ = ["LEASE_NAME", "SubmitReport", "Submitter"]
-
 
 class Submitter:
     def __init__(
