@@ -94,11 +94,7 @@ def settle(a: Attempt, batch: flattrs.Batch) -> bool:
         _subscription_refused(a, batch)
         return False
     if verdict is Verdict.RATE_LIMITED:
-        flattrs.settle(conn, batch.id, "pending", now)
-        until = _rate_hold(a)
-        flattrs.reschedule(
-            conn, batch.id, next_attempt_at=until, status=answer.status, error=answer.describe()
-        )
+        _put_back(a, batch, _rate_hold(a), answer.status)
         a.report.waiting = RATE_LIMITED
         return False
     if verdict in (Verdict.REJECT_NAMED, Verdict.REJECT, Verdict.SPLIT):
@@ -135,15 +131,15 @@ def note_rate(conn: sqlite3.Connection, answer: Answer) -> None:
         store.put(conn, holds.RATE_LIMIT_KEY, answer.rate.as_json())
 
 
-def _token_rejected(a: Attempt, batch: flattrs.Batch) -> None:
+def _put_back(a: Attempt, batch: flattrs.Batch, until: float, status: int | None) -> None:
+    """The batch's flattrs wait for ``until`` again, no attempt counted."""
     flattrs.settle(a.conn, batch.id, "pending", a.now)
-    flattrs.reschedule(
-        a.conn,
-        batch.id,
-        next_attempt_at=batch.next_attempt_at,
-        status=a.answer.status,
-        error=a.answer.describe(),
-    )
+    error = a.answer.describe()
+    flattrs.reschedule(a.conn, batch.id, next_attempt_at=until, status=status, error=error)
+
+
+def _token_rejected(a: Attempt, batch: flattrs.Batch) -> None:
+    _put_back(a, batch, batch.next_attempt_at, a.answer.status)
     accounts.token_rejected(a.conn, a.account.id, a.now)
     _record_error(a)
     a.report.waiting = SIGNED_OUT
@@ -153,9 +149,8 @@ def _token_rejected(a: Attempt, batch: flattrs.Batch) -> None:
 def _subscription_refused(a: Attempt, batch: flattrs.Batch) -> None:
     conn, account = a.conn, a.account
     until = a.now + a.settings.failed_retry_interval
-    flattrs.settle(conn, batch.id, "pending", a.now)
     # Stored as 402 also for a 401 no_means, so that subscription_reactivated finds it.
-    flattrs.reschedule(conn, batch.id, next_attempt_at=until, status=402, error=a.answer.describe())
+    _put_back(a, batch, until, 402)
     accounts.set_subscription(conn, account.id, False)
     holds.save_hold(conn, Hold(until=until, reason=SUBSCRIPTION_INACTIVE, account_id=account.id))
     _record_error(a)
