@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flattr_host import accounts, queue, store
+from flattr_host import accounts, flattrs, store
 from flattr_host.settings import Settings
 from flattr_host.submitter import Submitter
 
@@ -33,7 +33,7 @@ def sign_in(conn: sqlite3.Connection, token: str) -> accounts.Account:
 def enqueue(conn: sqlite3.Connection, account_id: int, *names: str) -> list[int]:
     with store.transaction(conn):
         return [
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=f"https://adopt.example/{name}",
                 page_url=f"https://adopt.example/{name}",
@@ -50,7 +50,7 @@ def enqueue(conn: sqlite3.Connection, account_id: int, *names: str) -> list[int]
 
 def batch(conn: sqlite3.Connection, account_id: int, ids: list[int], key: str) -> int:
     with store.transaction(conn):
-        return queue.new_batch(conn, account_id, ids, NOW + 50, key)
+        return flattrs.new_batch(conn, account_id, ids, NOW + 50, key)
 
 
 def owners(conn: sqlite3.Connection) -> dict[int, int | None]:
@@ -75,7 +75,7 @@ def test_a_never_verified_accounts_flattrs_go_to_the_next_sign_in(
     assert owners(conn) == {loose: after.id, batched: after.id}
     assert batch_rows(conn) == {"key-1": (after.id, NOW)}  # same key, due at once
     assert accounts.get(conn, nameless.id) is None  # nothing refers to it any more
-    assert queue.unsent_by_account(conn) == {after.id: 2}
+    assert flattrs.unsent_by_account(conn) == {after.id: 2}
 
 
 def test_a_verified_accounts_flattrs_wait_for_its_user(conn: sqlite3.Connection) -> None:
@@ -93,13 +93,13 @@ def test_a_batch_in_flight_stays_until_it_settles(conn: sqlite3.Connection) -> N
     sending, waiting = enqueue(conn, nameless.id, "sending", "waiting")
     first = batch(conn, nameless.id, [sending], "key-sending")
     with store.transaction(conn):
-        queue.start_sending(conn, first, nameless.id, NOW)
+        flattrs.start_sending(conn, first, nameless.id, NOW)
     second = sign_in(conn, "second-token")
     assert owners(conn) == {sending: nameless.id, waiting: second.id}
     assert accounts.get(conn, nameless.id) is not None  # still referred to
     # The request's process died: its items are pending again, and the next sign-in takes them.
     with store.transaction(conn):
-        queue.recover_in_flight(conn, NOW)
+        flattrs.recover_in_flight(conn, NOW)
     third = sign_in(conn, "third-token")
     assert set(owners(conn).values()) == {third.id}
     assert batch_rows(conn)["key-sending"][0] == third.id
@@ -114,8 +114,8 @@ def test_adopt_moves_what_can_go_and_dry_run_moves_nothing(conn: sqlite3.Connect
     tried = batch(conn, alice.id, [uncertain], "key-uncertain")
     in_flight = batch(conn, alice.id, [busy], "key-busy")
     with store.transaction(conn):
-        queue.reschedule(conn, tried, next_attempt_at=NOW + 999, attempts=1, status=503)
-        queue.start_sending(conn, in_flight, alice.id, NOW)
+        flattrs.reschedule(conn, tried, next_attempt_at=NOW + 999, attempts=1, status=503)
+        flattrs.start_sending(conn, in_flight, alice.id, NOW)
     bob = sign_in(conn, "bob-token")
     with store.transaction(conn):
         accounts.verify(conn, bob.id, "bob")
@@ -129,7 +129,7 @@ def test_adopt_moves_what_can_go_and_dry_run_moves_nothing(conn: sqlite3.Connect
     assert preview == adopted
     (only,) = adopted
     assert only.source is not None and only.source.username == "alice"
-    assert only.rebound == queue.Rebound(moved=2, in_flight=1, uncertain=1)
+    assert only.rebound == flattrs.Rebound(moved=2, in_flight=1, uncertain=1)
     assert owners(conn) == {fresh: bob.id, uncertain: alice.id, busy: alice.id, loose: bob.id}
     assert batch_rows(conn)["key-fresh"] == (bob.id, NOW)
     assert batch_rows(conn)["key-uncertain"][0] == alice.id

@@ -6,6 +6,7 @@ import email.utils
 
 import httpx
 
+from flattr_host import logs
 from flattr_host.api import answer as a
 from flattr_host.api.errors import (
     FlattrOnce,
@@ -79,3 +80,37 @@ def test_network_failure() -> None:
     failed = a.network_failure(httpx.ConnectError("refused"), NOW)
     assert failed.status is None and failed.code == "ConnectError" and not failed.ok
     assert failed.describe() == "network error (ConnectError): refused"
+
+
+def test_echoed_tokens_are_redacted_before_the_text_is_cut() -> None:
+    token = "echoed-token-" + "z" * 40
+    logs.redact_secret(token)
+    # The token straddles the cut: no part of it may survive in the message.
+    head = "x" * (a.MAX_MESSAGE_CHARS - 10)
+    answer = a.read_answer(
+        response(400, f'{{"error":"bad","error_description":"{head}{token}"}}'.encode()), NOW
+    )
+    assert "echoed-tok" not in answer.message and answer.message.endswith("[redacted]")
+    html = a.read_answer(response(502, f"<p>Authorization: Bearer {token}</p>".encode()), NOW)
+    assert token not in html.message and "[redacted]" in html.message
+    failed = a.network_failure(httpx.ConnectError(f"Bearer {token} refused"), NOW)
+    assert token not in failed.describe() and "[redacted]" in failed.message
+
+
+def test_a_reset_beyond_the_window_is_brought_back_to_it() -> None:
+    def reset(seconds_away: int, window: float | None) -> float | None:
+        headers = {"x_ratelimit_remaining": "0", "x_ratelimit_reset": str(int(NOW + seconds_away))}
+        rate = a.read_answer(response(200, b"{}", **headers), NOW, window=window).rate
+        return None if rate is None else rate.reset
+
+    assert reset(86_400, None) == NOW + 86_400
+    assert reset(86_400, 3600) == NOW + 3600
+    assert reset(60, 3600) == NOW + 60
+
+
+def test_a_2xx_with_the_error_shape_is_no_success() -> None:
+    answer = a.read_answer(
+        response(200, b'{"error":"invalid_request","error_description":"no"}'), NOW
+    )
+    assert not answer.ok and (answer.code, answer.message) == ("invalid_request", "no")
+    assert a.read_answer(response(200, b'{"status":"success"}'), NOW).ok

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from conftest import make_home, sim_env
-from flattr_host import accounts, paths, queue, store
+from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
 from hostproc import host_env
@@ -33,7 +33,7 @@ def _seed(home: Path, token: str | None, n: int) -> None:
     with store.transaction(conn):
         account = accounts.sign_in(conn, token, True, time.time()) if token else None
         for i in range(n):
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=f"https://backlog.example.com/{i}",
                 page_url=f"https://backlog.example.com/{i}",

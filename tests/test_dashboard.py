@@ -19,7 +19,7 @@ import pytest
 
 from conftest import FAST_SETTINGS, make_home
 from dashboardproc import DashboardWindow
-from flattr_host import accounts, ledger, paths, queue, store
+from flattr_host import accounts, days, flattrs, ledger, paths, store
 from flattr_host.ledger import Segment
 from flattr_host.settings import Settings, load_settings
 from flattr_host.sim import SimProcess
@@ -70,19 +70,19 @@ def seed(home: Path, sim: SimProcess) -> None:
         for n, (days_ago, site, count, state) in enumerate(PLAN):
             at = now - days_ago * 86_400
             for i in range(count):
-                fid = queue.enqueue(
+                fid = flattrs.enqueue(
                     conn,
                     url=f"https://{site}/post-{n}-{i}",
                     page_url=f"https://{site}/post-{n}-{i}",
                     site=site,
                     title=f"Post {n}.{i} on {site}",
-                    day=ledger.attention_day(at, settings),
+                    day=days.attention_day(at, settings),
                     reason="attention",
                     account_id=me.id,
                     now=at,
                 )
                 if state == "failed":  # as the submitter leaves it: in a batch, attempts used up
-                    batch = queue.new_batch(conn, me.id, [fid], at, f"key-{fid}")
+                    batch = flattrs.new_batch(conn, me.id, [fid], at, f"key-{fid}")
                     conn.execute(
                         "UPDATE batches SET attempts = 5, next_attempt_at = ? WHERE id = ?",
                         (at + 6 * 3600, batch),
@@ -97,13 +97,13 @@ def seed(home: Path, sim: SimProcess) -> None:
                     ),
                 )
         for i in range(2):  # made while someone else was signed in
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=f"https://art.example/theirs-{i}",
                 page_url=f"https://art.example/theirs-{i}",
                 site="art.example",
                 title=None,
-                day=ledger.attention_day(now, settings),
+                day=days.attention_day(now, settings),
                 reason="attention",
                 account_id=other,
                 now=now,
@@ -139,7 +139,7 @@ def window(home: Path, fresh_sim: SimProcess) -> Iterator[DashboardWindow]:
 
 
 def _today(home: Path) -> str:
-    return ledger.attention_day(time.time(), _settings(home))
+    return days.attention_day(time.time(), _settings(home))
 
 
 def _chart_days(home: Path) -> list[str]:
@@ -332,10 +332,10 @@ def test_gap_between_sent_and_recorded_shows(
         params={"count": 100},
         headers={"Authorization": f"Bearer {fresh_sim.token}"},
     ).json()
-    recorded = Counter(ledger.attention_day(f["created_at"], settings) for f in mine)
+    recorded = Counter(days.attention_day(f["created_at"], settings) for f in mine)
     conn = _db(home)
     sent = Counter(
-        ledger.attention_day(r[0], settings)
+        days.attention_day(r[0], settings)
         for r in conn.execute("SELECT delivered_at FROM flattrs WHERE state = 'delivered'")
     )
     conn.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dashboardproc import offscreen_env
-from flattr_host import cli
+from flattr_host import cli, days, flattrs
 from flattr_host.dashboard import instance, launch
 from hostproc import HostProcess
 
@@ -139,7 +139,7 @@ def test_without_the_gui_extra_open_dashboard_answers_the_command(tmp_path: Path
 def test_stats_prints_the_figures_the_dashboard_draws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flattr_host import figures, ledger, paths, queue, store
+    from flattr_host import figures, paths, store
     from flattr_host.settings import Settings
 
     monkeypatch.setenv("FLATTR_HOST_HOME", str(tmp_path))
@@ -149,13 +149,13 @@ def test_stats_prints_the_figures_the_dashboard_draws(
     with store.transaction(conn):
         for days_ago, site in ((0, "a.example.org"), (0, "a.example.org"), (3, "b.example.net")):
             at = now - days_ago * 86_400
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=f"https://{site}/",
                 page_url=f"https://{site}/",
                 site=site,
                 title=None,
-                day=ledger.attention_day(at, settings),
+                day=days.attention_day(at, settings),
                 reason="manual",
                 account_id=None,
                 now=at,

@@ -5,20 +5,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from flattr_host import accounts, figures, ledger, paths, queue, store, submitter
+from flattr_host import accounts, days, figures, flattrs, holds, paths, store
 from flattr_host.settings import Settings
 
 SETTINGS = Settings()
 
 
 def _flattr(conn: object, url: str, account_id: int | None, at: float) -> int:
-    return queue.enqueue(
+    return flattrs.enqueue(
         conn,  # type: ignore[arg-type]
         url=url,
         page_url=url,
         site="example.org",
         title=None,
-        day=ledger.attention_day(at, SETTINGS),
+        day=days.attention_day(at, SETTINGS),
         reason="manual",
         account_id=account_id,
         now=at,
@@ -33,11 +33,11 @@ def test_discard_keeps_what_is_being_sent_or_delivered_and_drops_empty_batches(
     with store.transaction(conn):
         me = accounts.sign_in(conn, "token-1", True, now)
         ids = [_flattr(conn, f"https://example.org/{i}", me.id, now) for i in range(5)]
-        lone = queue.new_batch(conn, me.id, [ids[0]], now, "k-lone")
-        busy = queue.new_batch(conn, me.id, [ids[1], ids[2]], now, "k-busy")
+        lone = flattrs.new_batch(conn, me.id, [ids[0]], now, "k-lone")
+        busy = flattrs.new_batch(conn, me.id, [ids[1], ids[2]], now, "k-busy")
         conn.execute("UPDATE flattrs SET state = 'in_flight' WHERE id = ?", (ids[1],))
         conn.execute("UPDATE flattrs SET state = 'delivered' WHERE id = ?", (ids[3],))
-        gone = queue.discard(conn, [ids[0], ids[1], ids[2], ids[3], ids[4], 9999])
+        gone = flattrs.discard(conn, [ids[0], ids[1], ids[2], ids[3], ids[4], 9999])
     left = {int(r[0]) for r in conn.execute("SELECT id FROM flattrs")}
     batches = {int(r[0]) for r in conn.execute("SELECT id FROM batches")}
     conn.close()
@@ -64,5 +64,5 @@ def test_queue_groups_say_why_a_flattr_is_held(tmp_path: Path) -> None:
     result = figures.queue_items(conn, now, SETTINGS)
     assert result["counts"]["pending"] == 0 and result["counts"]["held"] == 2
     assert all(i["held"].startswith("Waits for") for i in result["groups"]["held"])
-    assert figures.hold_words(submitter.SIGNED_OUT) == figures.HOLD_WORDS[submitter.SIGNED_OUT]
+    assert figures.hold_words(holds.SIGNED_OUT) == figures.HOLD_WORDS[holds.SIGNED_OUT]
     conn.close()

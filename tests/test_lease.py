@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from flattr_host import accounts, lease, queue, store
+from flattr_host import accounts, flattrs, lease, store
 from flattr_host.settings import Settings
 from flattr_host.sim.client import SimProcess
 from flattr_host.submitter import LEASE_NAME, Submitter
@@ -110,7 +110,7 @@ def test_run_due_is_busy_while_another_process_holds_it(tmp_path: Path, sim: Sim
     conn = store.connect(tmp_path / "db.sqlite3", settings)
     with store.transaction(conn):
         account = accounts.sign_in(conn, TOKEN, True, time.time())
-        queue.enqueue(
+        flattrs.enqueue(
             conn,
             url="https://busy.example/",
             page_url="https://busy.example/",
@@ -139,7 +139,7 @@ HAMMER = textwrap.dedent(
     """
     import json, random, sqlite3, sys, time
     from pathlib import Path
-    from flattr_host import accounts, queue, store
+    from flattr_host import accounts, flattrs, store
     from flattr_host.settings import Settings
     from flattr_host.submitter import Submitter
 
@@ -153,7 +153,7 @@ HAMMER = textwrap.dedent(
         with store.transaction(conn):
             account = accounts.current(conn)
             url = f"https://{name}.example/{i}"
-            queue.enqueue(conn, url=url, page_url=url, site=f"{name}.example", title=None,
+            flattrs.enqueue(conn, url=url, page_url=url, site=f"{name}.example", title=None,
                           day="2026-01-01", reason="attention", account_id=account.id,
                           now=time.time())
         report = submitter.run_due()
@@ -162,7 +162,7 @@ HAMMER = textwrap.dedent(
         time.sleep(random.random() * 0.01)
     deadline = time.time() + 30
     while time.time() < deadline:
-        left = queue.counts(conn)
+        left = flattrs.counts(conn)
         if left.pending == left.in_flight == left.failed == 0:
             break
         report = submitter.run_due()
@@ -198,7 +198,7 @@ def test_two_processes_deliver_every_flattr_exactly_once(tmp_path: Path, sim: Si
         assert "database is locked" not in err
         assert proc.returncode == 0, err
         assert json.loads(out)["runs"] == count
-    assert queue.counts(conn) == queue.Counts(delivered=2 * count)
+    assert flattrs.counts(conn) == flattrs.Counts(delivered=2 * count)
     expected = Counter(f"https://{n}.example/{i}" for n in ("one", "two") for i in range(count))
     recorded = Counter(f["url"] for f in sim.control.flattrs())
     assert recorded == expected  # every flattr once: none lost, none doubled
@@ -209,7 +209,7 @@ HOLD_AND_HANG = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from flattr_host import lease, queue, store
+    from flattr_host import lease, flattrs, store
     from flattr_host.settings import Settings
     from flattr_host.submitter import LEASE_NAME
 
@@ -218,9 +218,9 @@ HOLD_AND_HANG = textwrap.dedent(
     assert lease.acquire(conn, LEASE_NAME, holder, time.time(), 3600.0)
     with store.transaction(conn):
         account_id = int(sys.argv[2])
-        ids = queue.unbatched(conn, account_id)
-        batch = queue.new_batch(conn, account_id, ids, time.time(), "key-of-the-dead")
-        queue.start_sending(conn, batch, account_id, time.time())
+        ids = flattrs.unbatched(conn, account_id)
+        batch = flattrs.new_batch(conn, account_id, ids, time.time(), "key-of-the-dead")
+        flattrs.start_sending(conn, batch, account_id, time.time())
     print("ready", flush=True)
     time.sleep(120)
     """
@@ -235,7 +235,7 @@ def test_lease_of_a_killed_process_is_taken_over(tmp_path: Path, sim: SimProcess
         account = accounts.sign_in(conn, TOKEN, True, time.time())
         for i in range(2):
             url = f"https://killed.example/{i}"
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=url,
                 page_url=url,
@@ -259,12 +259,12 @@ def test_lease_of_a_killed_process_is_taken_over(tmp_path: Path, sim: SimProcess
         assert proc.stdout.readline().strip() == "ready"
         submitter = Submitter(conn, settings)
         assert submitter.run_due().waiting == "busy"
-        assert queue.counts(conn).in_flight == 2
+        assert flattrs.counts(conn).in_flight == 2
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(PROCESS_TIMEOUT)
     report = submitter.run_due()
     assert report.delivered == 2 and report.waiting is None
-    assert queue.counts(conn) == queue.Counts(delivered=2)
+    assert flattrs.counts(conn) == flattrs.Counts(delivered=2)
     assert {r["idempotency_key"] for r in sim.control.received()} == {"key-of-the-dead"}
     assert len(sim.control.flattrs()) == 2

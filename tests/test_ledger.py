@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flattr_host import accounts, ledger, sites, store
+from flattr_host import accounts, days, ledger, sites, store
+from flattr_host.flattrs import history
 from flattr_host.ledger import Segment, crossings, next_threshold, nth_threshold
 from flattr_host.protocol import MAX_SEGMENT_SECONDS
 from flattr_host.settings import Settings
@@ -72,11 +73,11 @@ def flattrs(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 def test_attention_day_starts_at_four_local() -> None:
     before = datetime(2024, 5, 2, 3, 59, 59, tzinfo=TZ).timestamp()
     at = datetime(2024, 5, 2, 4, 0, 0, tzinfo=TZ).timestamp()
-    assert ledger.attention_day(before, DEFAULTS, TZ) == "2024-05-01"
-    assert ledger.attention_day(at, DEFAULTS, TZ) == "2024-05-02"
+    assert days.attention_day(before, DEFAULTS, TZ) == "2024-05-01"
+    assert days.attention_day(at, DEFAULTS, TZ) == "2024-05-02"
     # the same instant is another attention day in another zone
-    assert ledger.attention_day(at, DEFAULTS, UTC) == "2024-05-01"
-    assert ledger.attention_day(at, Settings(day_start_hour=0), TZ) == "2024-05-02"
+    assert days.attention_day(at, DEFAULTS, UTC) == "2024-05-01"
+    assert days.attention_day(at, Settings(day_start_hour=0), TZ) == "2024-05-02"
 
 
 @pytest.mark.parametrize(
@@ -378,11 +379,11 @@ def test_history_pages_newest_first(db: tuple[sqlite3.Connection, int]) -> None:
     conn, account = db
     for i in range(7):
         manual(conn, account, f"https://example.com/p{i}", DAY_START + i)
-    first = ledger.history(conn, before_id=None, limit=3)
-    second = ledger.history(conn, before_id=first[-1].id, limit=3)
-    third = ledger.history(conn, before_id=second[-1].id, limit=3)
+    first = history(conn, before_id=None, limit=3)
+    second = history(conn, before_id=first[-1].id, limit=3)
+    third = history(conn, before_id=second[-1].id, limit=3)
     ids = [e.id for e in first + second + third]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 7
     assert first[0].page_url == "https://example.com/p6" and first[0].reason == "manual"
     assert first[0].state == "pending" and first[0].delivered_at is None
-    assert ledger.history(conn, before_id=ids[-1], limit=3) == []
+    assert history(conn, before_id=ids[-1], limit=3) == []

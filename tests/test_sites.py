@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flattr_host import accounts, ledger, sites, store
+from flattr_host import accounts, ledger, sites, status, store
 from flattr_host.ledger import Segment
 from flattr_host.settings import Settings
 from flattr_host.urls import PageMeta
@@ -198,7 +198,7 @@ def test_list_sites_and_builtin_blocklist(conn: sqlite3.Connection) -> None:
         )
     set_site(conn, "example.com", "enabled")
     set_site(conn, "google.com", "enabled")
-    entries = {e.site: e for e in sites.list_sites(conn, now=NOW, settings=S, tz=TZ)}
+    entries = {e.site: e for e in status.site_entries(conn, NOW, S, TZ)}
     assert set(entries) == {"example.com", "google.com"}
     ex = entries["example.com"]
     assert (ex.setting, ex.flattrs_today, ex.flattrs_total, ex.builtin) == ("enabled", 1, 2, None)

@@ -19,21 +19,21 @@ from typing import Any
 import httpx
 import pytest
 
-from flattr_host import accounts, queue, store
-from flattr_host.service import Service
-from flattr_host.settings import Settings
-from flattr_host.sim.accounts import fingerprint
-from flattr_host.sim.client import SimProcess
-from flattr_host.submitter import (
+from flattr_host import accounts, flattrs, store
+from flattr_host.api import ConfigError
+from flattr_host.holds import (
     HOLD_KEY,
     LAST_DELIVERY_KEY,
     LAST_ERROR_KEY,
     RATE_LIMIT_KEY,
-    Submitter,
-    SubmitterConfigError,
-    status_summary,
     subscription_reactivated,
 )
+from flattr_host.service import Service
+from flattr_host.settings import Settings
+from flattr_host.sim.accounts import fingerprint
+from flattr_host.sim.client import SimProcess
+from flattr_host.status import status_summary
+from flattr_host.submitter import Submitter
 
 RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)
 TOKEN_A = "token-alice-1"
@@ -117,7 +117,7 @@ class Rig:
             account_id = current.id
         with store.transaction(self.conn):
             return [
-                queue.enqueue(
+                flattrs.enqueue(
                     self.conn,
                     url=url,
                     page_url=url,
@@ -135,9 +135,9 @@ class Rig:
         rows = self.conn.execute("SELECT url, state FROM flattrs ORDER BY id").fetchall()
         return {row["url"]: row["state"] for row in rows}
 
-    def batch_of(self, item_id: int) -> queue.Batch:
+    def batch_of(self, item_id: int) -> flattrs.Batch:
         row = self.conn.execute("SELECT batch_id FROM flattrs WHERE id = ?", (item_id,)).fetchone()
-        batch = queue.get_batch(self.conn, int(row[0]))
+        batch = flattrs.get_batch(self.conn, int(row[0]))
         assert batch is not None
         return batch
 
@@ -881,7 +881,7 @@ def test_plain_http_only_to_loopback(tmp_path: Path) -> None:
     for base in ("http://127.0.0.1:8080", "http://[::1]:80", "http://localhost:9"):
         Submitter(conn, Settings(api_base=base))
     for base in ("http://api.flattr.com", "http://10.0.0.1", "ftp://api.flattr.com"):
-        with pytest.raises(SubmitterConfigError, match="api_base"):
+        with pytest.raises(ConfigError, match="api_base"):
             Submitter(conn, Settings(api_base=base))
 
 

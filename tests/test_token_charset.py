@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from conftest import make_home, sim_env
-from flattr_host import accounts, paths, queue, store
+from flattr_host import accounts, flattrs, paths, store
+from flattr_host.api.answer import MAX_MESSAGE_CHARS as MAX_ERROR_TEXT
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
-from flattr_host.submitter import MAX_ERROR_TEXT
 from hostproc import HostProcess
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
@@ -138,7 +138,7 @@ def _legacy_home(tmp_path: Path, token: str, error: str | None = None) -> Path:
                 or 0
             )
             store.put(conn, accounts.CURRENT, account_id)
-            item = queue.enqueue(
+            item = flattrs.enqueue(
                 conn,
                 url="https://legacy.example.com/a",
                 page_url="https://legacy.example.com/a",

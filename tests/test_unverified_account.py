@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import make_home, sim_env
-from flattr_host import accounts, paths, queue, store
+from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
 from hostproc import HostProcess, host_env
@@ -96,7 +96,7 @@ def _seed_waiting_for_alice(home: Path) -> tuple[int, int]:
             alice = accounts.sign_in(conn, "alice-token", True, now)
             accounts.verify(conn, alice.id, "alice")
             ids = [
-                queue.enqueue(
+                flattrs.enqueue(
                     conn,
                     url=f"https://waiting.example.com/{name}",
                     page_url=f"https://waiting.example.com/{name}",
@@ -109,9 +109,9 @@ def _seed_waiting_for_alice(home: Path) -> tuple[int, int]:
                 )
                 for name in ("fresh", "uncertain", "unbatched")
             ]
-            queue.new_batch(conn, alice.id, [ids[0]], now, "key-fresh")
-            uncertain = queue.new_batch(conn, alice.id, [ids[1]], now, "key-uncertain")
-            queue.reschedule(conn, uncertain, next_attempt_at=now + 3600, attempts=1)
+            flattrs.new_batch(conn, alice.id, [ids[0]], now, "key-fresh")
+            uncertain = flattrs.new_batch(conn, alice.id, [ids[1]], now, "key-uncertain")
+            flattrs.reschedule(conn, uncertain, next_attempt_at=now + 3600, attempts=1)
             bob = accounts.sign_in(conn, "bob-token", True, now)
             accounts.verify(conn, bob.id, "bob")
     finally:

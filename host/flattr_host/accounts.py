@@ -16,7 +16,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from . import queue, store
+from . import flattrs, store
 from .logs import redact_secret
 
 CURRENT = "current_account"
@@ -117,13 +117,9 @@ def _adopt_unverified(conn: sqlite3.Connection, account_id: int, now: float) -> 
     ).fetchall()
     for row in nameless:
         source = int(row["id"])
-        queue.rebind(conn, source, account_id, now, uncertain_too=True)
-        conn.execute(
-            "DELETE FROM accounts WHERE id = ? "
-            "AND NOT EXISTS (SELECT 1 FROM flattrs WHERE account_id = ?) "
-            "AND NOT EXISTS (SELECT 1 FROM batches WHERE account_id = ?)",
-            (source, source, source),
-        )
+        flattrs.rebind(conn, source, account_id, now, uncertain_too=True)
+        if not flattrs.bound_to(conn, source):
+            conn.execute("DELETE FROM accounts WHERE id = ?", (source,))
 
 
 def verify(conn: sqlite3.Connection, account_id: int, username: str) -> Account | None:
@@ -147,8 +143,7 @@ def verify(conn: sqlite3.Connection, account_id: int, username: str) -> Account 
         "FROM (SELECT * FROM accounts WHERE id = ?) AS n WHERE accounts.id = ?",
         (account_id, keep),
     )
-    conn.execute("UPDATE flattrs SET account_id = ? WHERE account_id = ?", (keep, account_id))
-    conn.execute("UPDATE batches SET account_id = ? WHERE account_id = ?", (keep, account_id))
+    flattrs.move_account(conn, account_id, keep)
     conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
     if store.get(conn, CURRENT) == account_id:
         store.put(conn, CURRENT, keep)
@@ -191,7 +186,7 @@ class Adoption:
     """The unsent flattrs of one other account (``source`` None: bound to none) and their move."""
 
     source: Account | None
-    rebound: queue.Rebound
+    rebound: flattrs.Rebound
 
 
 def adopt_waiting(
@@ -199,16 +194,12 @@ def adopt_waiting(
 ) -> list[Adoption]:
     """Move every flattr that waits for another account to ``account_id`` (``flattr-host queue
     --adopt``). Call inside one transaction, so that all of it moves or none. A verified account's
-    batches that may already be recorded under its user stay (see ``queue.rebind``)."""
-    rows = conn.execute(
-        "SELECT DISTINCT account_id FROM flattrs WHERE account_id IS NOT ? "
-        "AND state IN ('pending', 'failed', 'in_flight') ORDER BY account_id",
-        (account_id,),
-    ).fetchall()
+    batches that may already be recorded under its user stay (see ``flattrs.rebind``)."""
+    waiting = [a for a in flattrs.unsent_by_account(conn) if a != account_id]
     adoptions = []
-    for row in rows:
-        source = None if row[0] is None else get(conn, int(row[0]))
-        rebound = queue.rebind(
+    for source_id in sorted(waiting, key=lambda a: (a is not None, a or 0)):  # no account first
+        source = None if source_id is None else get(conn, source_id)
+        rebound = flattrs.rebind(
             conn,
             None if source is None else source.id,
             account_id,

@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from . import accounts, ledger, paths, status, store, submitter
+from . import accounts, holds, ledger, paths, status, store
+from .days import attention_day
 from .logs import redact
 from .settings import Settings
 
@@ -27,12 +28,12 @@ UNSENT = ("pending", "failed", "in_flight")
 
 # Why nothing is being sent, in words (status.queue_state's ``hold``).
 HOLD_WORDS = {
-    submitter.BACKOFF: "Flattr could not be reached or answered with an error; retrying later",
-    submitter.RATE_LIMITED: "Waiting for Flattr's hourly request limit to reset",
-    submitter.SIGNED_OUT: "Signed out: sign in and they are sent",
-    submitter.SUBSCRIPTION_INACTIVE: "Your Flattr subscription is not active",
-    submitter.REFUSED: "Flattr refused the last request; fix the cause, then Retry now",
-    submitter.WAITING_FOR_ACCOUNT: "They belong to another account: sign in as it, or move them",
+    holds.BACKOFF: "Flattr could not be reached or answered with an error; retrying later",
+    holds.RATE_LIMITED: "Waiting for Flattr's hourly request limit to reset",
+    holds.SIGNED_OUT: "Signed out: sign in and they are sent",
+    holds.SUBSCRIPTION_INACTIVE: "Your Flattr subscription is not active",
+    holds.REFUSED: "Flattr refused the last request; fix the cause, then Retry now",
+    holds.WAITING_FOR_ACCOUNT: "They belong to another account: sign in as it, or move them",
 }
 
 
@@ -43,7 +44,7 @@ def hold_words(hold: str | None) -> str | None:
 
 
 def today(now: float, settings: Settings) -> str:
-    return ledger.attention_day(now, settings)
+    return attention_day(now, settings)
 
 
 def last_days(now: float, settings: Settings, days: int = CHART_DAYS) -> list[str]:
@@ -94,7 +95,7 @@ def queue_items(conn: sqlite3.Connection, now: float, settings: Settings) -> dic
     account = accounts.current(conn)
     mine = None if account is None else account.id
     hold = status.queue_state(conn, now, settings).hold
-    own_hold = hold if hold != submitter.WAITING_FOR_ACCOUNT else None
+    own_hold = hold if hold != holds.WAITING_FOR_ACCOUNT else None
     owners: dict[int | None, str] = {}
     groups: dict[str, list[dict[str, Any]]] = {
         g: [] for g in ("pending", "in_flight", "held", "failed", "rejected")
@@ -239,7 +240,7 @@ def sent_per_day(
         "SELECT delivered_at FROM flattrs WHERE state = 'delivered' AND delivered_at >= ?",
         (now - (days + 1) * 86_400,),
     ):
-        day = ledger.attention_day(float(at), settings)
+        day = attention_day(float(at), settings)
         if day in span:
             counts[day] += 1
     return dict(counts)

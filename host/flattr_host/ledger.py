@@ -13,10 +13,10 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import tzinfo
 
-from . import queue, sites, urls
-from .logs import redact
+from . import flattrs, sites, urls
+from .days import attention_day
 from .settings import Settings
 from .urls import PageMeta
 
@@ -29,19 +29,6 @@ REASON_MANUAL = "manual"
 # A segment is filed under the day it started, unless the extension's timestamp is in the future
 # or older than this (a clock jump, or a segment held back far too long): then under ``now``.
 MAX_BACKDATE_SECONDS = 86_400.0
-# The history page size is capped so that a reply stays far below the native-messaging limit.
-MAX_HISTORY_LIMIT = 500
-
-
-# --- time ------------------------------------------------------------------------------------
-
-
-def attention_day(ts: float, settings: Settings, tz: tzinfo | None = None) -> str:
-    """'YYYY-MM-DD' of the attention day holding ``ts``; the day starts at
-    ``settings.day_start_hour`` local time (``tz`` None: this machine's zone), so 03:59 belongs
-    to the day before."""
-    local = datetime.fromtimestamp(ts, tz)
-    return (local - timedelta(hours=settings.day_start_hour)).date().isoformat()
 
 
 # --- thresholds (pure) -------------------------------------------------------------------------
@@ -134,20 +121,6 @@ class PageStatus:
     flattrs_today_url: int = 0
     flattrs_today_site: int = 0
     flattrs_left_today: int = 0  # automatic ones before the repeat phase
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    id: int
-    url: str
-    page_url: str
-    site: str
-    title: str | None
-    reason: str
-    state: str
-    created_at: float
-    delivered_at: float | None
-    error: str | None
 
 
 @dataclass(frozen=True)
@@ -248,7 +221,7 @@ def _record_one(
     if account_id is not None:
         reason = REASON_AUDIO if audio_page else REASON_ATTENTION
         for _ in range(new):
-            queue.enqueue(
+            flattrs.enqueue(
                 conn,
                 url=target,
                 page_url=url,
@@ -311,7 +284,7 @@ def manual_flattr(
     target = urls.resolve_target(url, meta)
     row = _Row(seconds, old.audio_seconds, old.audio_page, done + 1, True)
     _save(conn, day=day, url=page, site=site, title=title, row=row, submit_url=target, now=now)
-    flattr_id = queue.enqueue(
+    flattr_id = flattrs.enqueue(
         conn,
         url=target,
         page_url=page,
@@ -323,15 +296,6 @@ def manual_flattr(
         now=now,
     )
     return ManualResult(page, site, flattr_id, None, f"flattred {page}", target, seconds)
-
-
-def _count_flattrs(conn: sqlite3.Connection, site: str, day: str, page: str | None) -> int:
-    sql = "SELECT COUNT(*) FROM flattrs WHERE site = ? AND day = ? AND state != 'rejected'"
-    args: tuple[str, ...] = (site, day)
-    if page is not None:
-        sql += " AND page_url = ?"
-        args += (page,)
-    return int(conn.execute(sql, args).fetchone()[0])
 
 
 def page_status(
@@ -359,8 +323,8 @@ def page_status(
         audio_page=row.audio_page,
         next_threshold=step.upcoming,
         progress=step.progress,
-        flattrs_today_url=_count_flattrs(conn, site, day, page),
-        flattrs_today_site=_count_flattrs(conn, site, day, None),
+        flattrs_today_url=flattrs.made_on(conn, day, site, page),
+        flattrs_today_site=flattrs.made_on(conn, day, site),
         flattrs_left_today=max(0, len(_thresholds(settings, row.audio_page)) - step.done),
     )
 
@@ -385,28 +349,3 @@ def step_progress(seconds: float, audio_page: bool, recorded: int, settings: Set
         upcoming=upcoming if math.isfinite(upcoming) else None,
         progress=min(1.0, max(0.0, progress)),
     )
-
-
-def history(conn: sqlite3.Connection, *, before_id: int | None, limit: int) -> list[HistoryEntry]:
-    """A page of flattrs, newest first; pass the last id seen as ``before_id`` for the next."""
-    limit = max(1, min(limit, MAX_HISTORY_LIMIT))
-    rows = conn.execute(
-        "SELECT id, url, page_url, site, title, reason, state, created_at, delivered_at, error "
-        "FROM flattrs WHERE id < ? ORDER BY id DESC LIMIT ?",
-        (before_id if before_id is not None else 2**63 - 1, limit),
-    ).fetchall()
-    return [
-        HistoryEntry(
-            id=int(r[0]),
-            url=r[1],
-            page_url=r[2],
-            site=r[3],
-            title=r[4],
-            reason=r[5],
-            state=r[6],
-            created_at=float(r[7]),
-            delivered_at=None if r[8] is None else float(r[8]),
-            error=None if r[9] is None else redact(r[9]),
-        )
-        for r in rows
-    ]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpcore  # noqa: F401
 import httpx  # noqa: F401
 
@@ -24,6 +25,10 @@ from . import store
 from .logs import log
 from .settings import Settings
 from .submitter import Submitter
+
+# A client made without SSL_CERT_FILE (always for the local server) asks certifi for its CA file,
+# whose first reading imports importlib's resource readers: read it here once.
+certifi.where()
 
 # Re-check at least this often even when nothing seems due (another process may have queued work).
 MAX_SLEEP = 30.0

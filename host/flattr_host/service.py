@@ -16,6 +16,7 @@ from . import (
     export,
     framing,
     hello,
+    holds,
     ledger,
     paths,
     sites,
@@ -25,6 +26,7 @@ from . import (
     visits,
 )
 from . import protocol as p
+from .days import attention_day
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
 from .scheduler import SubmitLoop
@@ -111,7 +113,7 @@ class Service:
         """Daily visit flattrs, once per attention day: at the first request after it began
         (host start or 04:00). Returns the day and whether flattrs were queued."""
         now = self.clock()
-        day = ledger.attention_day(now, self.settings)
+        day = attention_day(now, self.settings)
         if day == self._visits_checked_day:
             return day, False
         account = accounts.current(self.conn)
@@ -204,9 +206,7 @@ class Service:
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
-        from .submitter import lift_on_sign_in
-
-        lift_on_sign_in(self.conn, account, self.clock())
+        holds.lift_on_sign_in(self.conn, account, self.clock())
         log.info("signed in (account %s) from the flattr.com handshake", account.id)
         state = status.account_state(account)
         self._events.append(event("signed_in", state.model_dump(mode="json")))
@@ -222,9 +222,7 @@ class Service:
             raise RequestFailed("signed_out", "no account is signed in")
         accounts.set_subscription(self.conn, account.id, r.active)
         if r.active:
-            from .submitter import subscription_reactivated
-
-            subscription_reactivated(self.conn, self.clock(), account.id)
+            holds.subscription_reactivated(self.conn, self.clock(), account.id)
         state = status.account_state(accounts.current(self.conn))
         self._events.append(event("subscription", {"active": r.active}))
         return state, r.active

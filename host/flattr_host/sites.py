@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 from dataclasses import dataclass
-from datetime import tzinfo
 from urllib.parse import urlsplit
 
 from . import store, urls
@@ -212,16 +211,6 @@ class SiteDecision:
     category: str | None = None  # built-in category when reason is "blocked"
 
 
-@dataclass(frozen=True)
-class SiteEntry:
-    site: str
-    setting: str  # enabled | disabled
-    builtin: str | None  # category when the built-in list blocks the whole site
-    flattrs_today: int
-    flattrs_total: int
-    updated_at: float
-
-
 def _host_matches(rule_host: str, host: str) -> bool:
     if rule_host == "*":
         return True
@@ -276,6 +265,12 @@ def builtin_blocklist() -> dict[str, list[str]]:
 def get_setting(conn: sqlite3.Connection, site: str) -> str | None:
     row = conn.execute("SELECT setting FROM sites WHERE site = ?", (site,)).fetchone()
     return None if row is None else str(row[0])
+
+
+def user_settings(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(site, setting) of every site the user set, by name."""
+    rows = conn.execute("SELECT site, setting FROM sites ORDER BY site").fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def set_site(conn: sqlite3.Connection, site: str, setting: str | None, now: float) -> str:
@@ -347,32 +342,3 @@ def decide(
             detail = "only pages that declare Flattr metadata count, and this one does not"
             return SiteDecision(False, site, normalized, NO_METADATA, detail)
     return SiteDecision(True, site, normalized, None, f"attention here counts for {site}")
-
-
-def list_sites(
-    conn: sqlite3.Connection, *, now: float, settings: Settings, tz: tzinfo | None = None
-) -> list[SiteEntry]:
-    """The user's site settings, with flattrs today and all time (rejected ones not counted)."""
-    from .ledger import attention_day  # ledger imports this module
-
-    day = attention_day(now, settings, tz)
-    rows = conn.execute(
-        "SELECT s.site, s.setting, s.updated_at, "
-        "  (SELECT COUNT(*) FROM flattrs f WHERE f.site = s.site AND f.day = ? "
-        "     AND f.state != 'rejected') AS today, "
-        "  (SELECT COUNT(*) FROM flattrs f WHERE f.site = s.site "
-        "     AND f.state != 'rejected') AS total "
-        "FROM sites s ORDER BY s.site",
-        (day,),
-    ).fetchall()
-    return [
-        SiteEntry(
-            site=r["site"],
-            setting=r["setting"],
-            builtin=builtin_site_category(r["site"]),
-            flattrs_today=int(r["today"]),
-            flattrs_total=int(r["total"]),
-            updated_at=float(r["updated_at"]),
-        )
-        for r in rows
-    ]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import sqlite3
+from datetime import tzinfo
 from typing import Any
 
-from . import accounts, ledger, sites, visits
+from . import accounts, flattrs, holds, sites, store, visits
 from . import protocol as p
+from .days import attention_day
+from .holds import RATE_LIMITED, REFUSED, SIGNED_OUT, WAITING_FOR_ACCOUNT
+from .logs import redact
 from .settings import Settings
 
 # Leave room for the reply envelope when filling a page up to the frame limit.
@@ -15,8 +21,6 @@ PAGE_RESERVE = 4096
 
 
 def queue_state(conn: sqlite3.Connection, now: float, settings: Settings) -> p.QueueState:
-    from .submitter import status_summary
-
     s = status_summary(conn, now, settings)
     counts, rate = s["counts"], s["rate_limit"] or {}
     error = s["last_error"] or {}
@@ -45,11 +49,7 @@ def account_state(account: accounts.Account | None, reason: str | None = None) -
 
 
 def flattrs_today(conn: sqlite3.Connection, now: float, settings: Settings) -> int:
-    day = ledger.attention_day(now, settings)
-    row = conn.execute(
-        "SELECT COUNT(*) FROM flattrs WHERE day = ? AND state != 'rejected'", (day,)
-    ).fetchone()
-    return int(row[0])
+    return flattrs.made_on(conn, attention_day(now, settings))
 
 
 # "N flattrs today on this site" lists at most this many pages.
@@ -60,13 +60,11 @@ def pages_today(
     conn: sqlite3.Connection, site: str, now: float, settings: Settings
 ) -> list[p.PageCount]:
     """The site's pages flattred today (rejected ones not counted), most flattred first."""
-    rows = conn.execute(
-        "SELECT page_url, MAX(title), COUNT(*) AS n FROM flattrs "
-        "WHERE site = ? AND day = ? AND state != 'rejected' "
-        "GROUP BY page_url ORDER BY n DESC, page_url LIMIT ?",
-        (site, ledger.attention_day(now, settings), MAX_PAGES_TODAY),
-    ).fetchall()
-    return [p.PageCount(url=r[0], title=r[1], flattrs=int(r[2])) for r in rows]
+    day = attention_day(now, settings)
+    return [
+        p.PageCount(url=url, title=title, flattrs=n)
+        for url, title, n in flattrs.pages_on(conn, site, day, MAX_PAGES_TODAY)
+    ]
 
 
 def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.StatusResult:
@@ -88,17 +86,25 @@ def _last_sign_out_reason(conn: sqlite3.Connection) -> str | None:
     return None if row is None else row[0]
 
 
-def site_entries(conn: sqlite3.Connection, now: float, settings: Settings) -> list[p.SiteEntry]:
-    return [
-        p.SiteEntry(
-            site=e.site,
-            setting=e.setting,
-            builtin=e.builtin,
-            flattrs_today=e.flattrs_today,
-            flattrs_total=e.flattrs_total,
+def site_entries(
+    conn: sqlite3.Connection, now: float, settings: Settings, tz: tzinfo | None = None
+) -> list[p.SiteEntry]:
+    """The user's site settings, with flattrs today and all time (rejected ones not counted)."""
+    day = attention_day(now, settings, tz)
+    entries = []
+    for site, setting in sites.user_settings(conn):
+        today, total = flattrs.made_on_site(conn, site, day)
+        builtin = sites.builtin_site_category(site)
+        entries.append(
+            p.SiteEntry(
+                site=site,
+                setting=setting,
+                builtin=builtin,
+                flattrs_today=today,
+                flattrs_total=total,
+            )
         )
-        for e in sites.list_sites(conn, now=now, settings=settings)
-    ]
+    return entries
 
 
 def site_entry(conn: sqlite3.Connection, site: str, now: float, settings: Settings) -> p.SiteEntry:
@@ -120,7 +126,7 @@ def history_result(
     conn: sqlite3.Connection, before: int | None, limit: int, max_bytes: int = 1 << 20
 ) -> p.HistoryResult:
     """A page of history, newest first, cut short so that it always fits one frame."""
-    entries = ledger.history(conn, before_id=before, limit=limit + 1)
+    entries = flattrs.history(conn, before_id=before, limit=limit + 1)
     budget = max_bytes - PAGE_RESERVE
     items: list[p.HistoryItem] = []
     for entry in entries[:limit]:
@@ -150,3 +156,70 @@ def describe_report(report: Any) -> str:
     if report.error:
         line += f"; last error: {report.error}"
     return line
+
+
+def describe_error(error: object) -> str | None:
+    """The stored ``last_error`` in words."""
+    if not isinstance(error, dict):
+        return None
+    status, code, message = error.get("status"), error.get("code"), error.get("message") or ""
+    # Also texts stored before they were redacted at the source.
+    code, message = (None if code is None else redact(str(code))), redact(str(message))
+    if status is None:
+        return f"Could not reach the Flattr API ({code}): {message}".rstrip(": ")
+    words = {
+        401: "The Flattr token was rejected; sign in again on flattr.com",
+        402: "The Flattr subscription is not active",
+        429: "Too many requests; waiting for the rate limit to reset",
+    }.get(int(status))
+    if code == "rate_limit_exceeded":
+        words = "Too many requests; waiting for the rate limit to reset"
+    base = words or f"The Flattr API answered {status}{f' ({code})' if code else ''}"
+    return f"{base}: {message}" if message and not words else base
+
+
+def status_summary(
+    conn: sqlite3.Connection, now: float, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Counts, what the queue waits for and why, the last error and the rate limit."""
+    settings = settings or Settings()
+    counts = dataclasses.asdict(flattrs.counts(conn))
+    unsent = flattrs.unsent_by_account(conn)
+    account = accounts.current(conn)
+    hold_reason: str | None = None
+    hold_until: float | None = None
+    next_retry: float | None = None
+    mine = 0 if account is None else unsent.get(account.id, 0)
+    if unsent and (account is None or account.token is None):
+        hold_reason = SIGNED_OUT
+    elif account is not None:
+        # The same hold the submitter obeys (the one that ends last), so the two never disagree.
+        hold = holds.current_hold(conn, account, now, settings)
+        if mine == 0 and unsent:
+            hold_reason = WAITING_FOR_ACCOUNT
+        elif hold is not None and (mine or hold.reason != RATE_LIMITED):
+            hold_reason = hold.reason
+            hold_until = None if math.isinf(hold.until) else hold.until
+        batch_at = flattrs.next_batch_at(conn, account.id)
+        newest = flattrs.newest_unbatched(conn, account.id)
+        times = [
+            t
+            for t in (batch_at, None if newest is None else newest + settings.submit_delay)
+            if t is not None
+        ]
+        if times and hold_reason != REFUSED:  # a refusal waits for the user: no time to say
+            next_retry = max(min(times), hold_until or 0.0)
+    last_error = store.get(conn, holds.LAST_ERROR_KEY)
+    return {
+        "counts": counts,
+        "waiting_for_other_accounts": sum(
+            n for a, n in unsent.items() if account is None or a != account.id
+        ),
+        "next_retry_at": next_retry,
+        "hold": hold_reason,
+        "hold_until": hold_until,
+        "last_error": last_error,
+        "last_error_text": describe_error(last_error),
+        "last_delivery_at": store.get(conn, holds.LAST_DELIVERY_KEY),
+        "rate_limit": store.get(conn, holds.RATE_LIMIT_KEY),
+    }

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+from .api.answer import is_error_body
+
 # 401 with these codes means "no money", not "bad token" (docs/flattr-api.md#errors).
 NO_MEANS_CODES = ("no_means", "no_money")
 # 403 codes that refuse one flattr, not the request (POST /flattr's documented errors).
@@ -38,10 +40,6 @@ class Verdict(StrEnum):
     REJECT = "reject"  # refuse the one flattr of the request
     SPLIT = "split"  # halve the batch to find what was refused
     HOLD = "hold"  # hold until the user asks again
-
-
-def is_error_body(body: Any) -> bool:
-    return isinstance(body, dict) and isinstance(body.get("error"), str)
 
 
 def named_urls(body: Any) -> set[str]:

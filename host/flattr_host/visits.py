@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 
-from . import queue, sites, store, urls
+from . import flattrs, sites, store, urls
+from .days import attention_day
 from .settings import Settings
 
 ENABLED_KEY = "visit_flattrs"
@@ -98,8 +99,6 @@ def rule_met(history: Sequence[Visit], settings: Settings) -> str | None:
 
 def day_start(ts: float, settings: Settings, tz: tzinfo | None = None) -> float:
     """Unix time at which the attention day holding ``ts`` began (``day_start_hour`` local)."""
-    from .ledger import attention_day  # ledger is the home of the attention day
-
     day = datetime.fromisoformat(attention_day(ts, settings, tz)).date()
     start = datetime.combine(day, time(settings.day_start_hour), tz)
     return start.timestamp()
@@ -175,8 +174,6 @@ def process_due(
     delete those visits and those too old to matter. ``account_id`` None (signed out on purpose):
     visits are processed, no flattr is made. Returns the sites that qualified. Call inside a
     transaction."""
-    from .ledger import attention_day
-
     today = attention_day(now, settings, tz)
     if store.get(conn, PROCESSED_DAY_KEY) == today:
         return []
@@ -201,7 +198,7 @@ def process_due(
         conn.execute("DELETE FROM visits WHERE site = ? AND at < ?", (site, cutoff))
         if account_id is None or not _counts(conn, site, settings):
             continue
-        queue.enqueue(
+        flattrs.enqueue(
             conn,
             url=home_url(site),
             page_url=home_url(site),

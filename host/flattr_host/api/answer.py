@@ -3,6 +3,7 @@ Retry-After, the X-RateLimit-* window and the server's clock offset.
 
 Times are local: ``Retry-After`` dates and ``X-RateLimit-Reset`` are turned from the server's
 clock into ours through the ``Date`` header (see backoff.py), so a skewed clock never sends early.
+Texts are redacted (logs.redact) before they are cut, so that no part of an echoed token is kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 
 from .. import backoff
 from ..backoff import RateLimit
+from ..logs import redact
 
 # Longest error message kept: answers can be whole HTML pages.
 MAX_MESSAGE_CHARS = 300
@@ -37,7 +39,8 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        """A 2xx whose body is not the API's error shape (that is no success)."""
+        return self.status is not None and 200 <= self.status < 300 and not is_error_body(self.body)
 
     @property
     def rate_limited(self) -> bool:
@@ -47,14 +50,22 @@ class Answer:
         """One line for logs and error texts (never the token: no request data is kept)."""
         if self.status is None:
             return f"network error ({self.code}): {self.message}"[:MAX_MESSAGE_CHARS]
-        code = f" {self.code}" if self.code else ""
+        code = f" {redact(self.code)}" if self.code else ""
         message = f": {self.message}" if self.message else ""
         return f"HTTP {self.status}{code}{message}"[:MAX_MESSAGE_CHARS]
 
 
-def read_answer(response: httpx.Response, now: float, *, reset_margin: float = 0.0) -> Answer:
+def is_error_body(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("error"), str)
+
+
+def read_answer(
+    response: httpx.Response, now: float, *, reset_margin: float = 0.0, window: float | None = None
+) -> Answer:
     """The Answer for a response received at local time ``now``. ``reset_margin`` seconds are
-    added to the rate-limit reset so that a caller waiting for it does not come back early."""
+    added to the rate-limit reset so that a caller waiting for it does not come back early; a
+    reset more than ``window`` seconds away (the API's window) is a server's mistake and is
+    brought back to it."""
     offset = backoff.server_offset(response.headers.get("date"), now)
     try:
         body: Any = response.json() if response.content else None
@@ -74,15 +85,16 @@ def read_answer(response: httpx.Response, now: float, *, reset_margin: float = 0
         message = response.reason_phrase or ""
         if not (200 <= response.status_code < 300) and body is None and response.text:
             message = f"{message}: {response.text.strip()}".strip(": ")
+    rate = backoff.parse_rate_limit(response.headers, offset=offset + reset_margin)
     return Answer(
         status=response.status_code,
         code=code if isinstance(code, str) else None,
-        message=message[:MAX_MESSAGE_CHARS],
+        message=redact(message)[:MAX_MESSAGE_CHARS],
         body=body,
         retry_after=backoff.parse_retry_after(
             response.headers.get("retry-after"), now=now, offset=offset
         ),
-        rate=backoff.parse_rate_limit(response.headers, offset=offset + reset_margin),
+        rate=rate if window is None else backoff.clamp_reset(rate, latest=now + window),
         offset=offset,
         headers=response.headers,
         received_at=now,
@@ -91,7 +103,7 @@ def read_answer(response: httpx.Response, now: float, *, reset_margin: float = 0
 
 def network_failure(error: Exception, now: float) -> Answer:
     """The Answer for a request that got no HTTP answer."""
-    text = str(error) or repr(error)
+    text = redact(str(error) or repr(error))  # it may quote the Authorization header
     return Answer(
         status=None, code=type(error).__name__, message=text[:MAX_MESSAGE_CHARS], received_at=now
     )

@@ -64,23 +64,29 @@ WaitHook = Callable[[float], None]
 
 def check_base(api_base: str) -> str:
     """The base without a trailing slash; https, or http only to this machine."""
-    from ..submitter import SubmitterConfigError, check_api_base
-
-    try:
-        return check_api_base(api_base)
-    except SubmitterConfigError as exc:
-        raise ConfigError(str(exc)) from None
+    parts = urllib.parse.urlsplit(api_base)
+    host = parts.hostname or ""
+    if (parts.scheme == "https" and host) or (parts.scheme == "http" and _loopback(host)):
+        return api_base.rstrip("/")
+    raise ConfigError(
+        f"api_base {api_base!r} is not allowed: the token is sent with every request, so it must "
+        "be https:// (plain http:// only for 127.0.0.0/8, ::1 or localhost). Fix the api_base "
+        "setting (settings.json) or the FLATTR_API_BASE environment variable."
+    )
 
 
 def use_proxy_settings(base: str) -> bool:
     """Honour HTTP(S)_PROXY for the real service, never for this machine (the local server)."""
-    host = urllib.parse.urlsplit(base).hostname or ""
+    return not _loopback(urllib.parse.urlsplit(base).hostname or "")
+
+
+def _loopback(host: str) -> bool:
     if host == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
         return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _q(segment: str) -> str:
@@ -99,6 +105,7 @@ class FlattrClient:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
         rate_limit_reserve: int = 0,
+        rate_limit_window: float | None = None,
         max_rate_wait: float = DEFAULT_MAX_RATE_WAIT_SECONDS,
         on_wait: WaitHook | None = None,
         format_suffix: bool = False,
@@ -108,6 +115,8 @@ class FlattrClient:
         self.base = check_base(api_base)
         self._token = token
         self.rate_limit_reserve = rate_limit_reserve
+        # A reset announced further away than this is brought back to it (None: as announced).
+        self.rate_limit_window = rate_limit_window
         self.max_rate_wait = max_rate_wait
         self.on_wait = on_wait
         # Ask for the format with a ".json"/".as" suffix instead of (as well as) Accept.
@@ -127,13 +136,14 @@ class FlattrClient:
 
     @classmethod
     def from_settings(cls, settings: Any, token: str | None, **options: Any) -> FlattrClient:
-        """A client for the configured API base, CA bundle, timeout and rate-limit reserve."""
+        """A client for the configured API base, CA bundle, timeout and rate-limit window."""
         return cls(
             settings.api_base,
             token,
             verify=settings.ca_bundle or True,
             timeout=settings.request_timeout,
             rate_limit_reserve=settings.rate_limit_reserve,
+            rate_limit_window=settings.rate_limit_window,
             **options,
         )
 
@@ -190,7 +200,9 @@ class FlattrClient:
             )
         except httpx.HTTPError as exc:
             return network_failure(exc, self._clock())
-        answer = read_answer(response, self._clock(), reset_margin=reset_margin)
+        answer = read_answer(
+            response, self._clock(), reset_margin=reset_margin, window=self.rate_limit_window
+        )
         if answer.rate is not None:
             self.rate = answer.rate
         return answer

@@ -20,7 +20,8 @@ _THING_ID_AT_END = re.compile(r"/things/(\d+)(?:\.json)?/?$")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Validators are built at first use: the host imports the client at every start.
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class User(Model):

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .. import accounts, export, figures, paths, queue, sites, status, store, urls
+from .. import accounts, export, figures, flattrs, paths, sites, status, store, urls
 from ..logs import log, redact
 from ..settings import Settings, SettingsError, save_settings
 from . import remote
@@ -266,5 +266,5 @@ class DashboardApi:
         except (TypeError, ValueError):
             return _error("ids must be flattr ids")
         with self._db(write=True) as conn:
-            gone = queue.discard(conn, wanted)
+            gone = flattrs.discard(conn, wanted)
         return _ok(discarded=gone, kept=len(wanted) - gone)

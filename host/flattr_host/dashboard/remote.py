@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import accounts, figures, ledger, paths, store
+from .. import accounts, figures, paths, store
 from ..api.client import FlattrClient
 from ..api.errors import FlattrError
+from ..days import attention_day
 from ..logs import log, redact
 from ..settings import Settings
 
@@ -140,7 +141,7 @@ class Recorded(_Worker):
             for flattr in client.iter_flattrs(
                 count=RECORDED_PAGE_COUNT, max_pages=RECORDED_MAX_PAGES
             ):
-                day = ledger.attention_day(float(flattr.created_at), self._settings)
+                day = attention_day(float(flattr.created_at), self._settings)
                 if day < days[0]:
                     break  # newest first: the rest is older than the chart
                 counts[day] += 1
