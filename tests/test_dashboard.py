@@ -339,10 +339,10 @@ def test_gap_between_sent_and_recorded_shows(
         for r in conn.execute("SELECT delivered_at FROM flattrs WHERE state = 'delivered'")
     )
     conn.close()
-    days = _chart_days(home)
-    assert drawn == {d: {"sent": sent[d], "recorded": recorded[d]} for d in days}
+    chart_days = _chart_days(home)
+    assert drawn == {d: {"sent": sent[d], "recorded": recorded[d]} for d in chart_days}
     # The seeded deliveries of earlier days never reached this server: a gap that must show.
-    missing = sum(max(0, sent[d] - recorded[d]) for d in days)
+    missing = sum(max(0, sent[d] - recorded[d]) for d in chart_days)
     assert missing > 0
     assert window.js("Number(document.getElementById('compare-gap').dataset.missing)") == missing
     window.screenshot("history-compare")
