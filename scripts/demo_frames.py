@@ -36,8 +36,8 @@ DELIVERY_TIMEOUT = 60.0
 CLI_TIMEOUT = 60.0
 # A creator's auto-submit URL: flattring it creates the thing on the local server.
 AUTO_SUBMIT_URL = (
-    "https://flattr.com/submit/auto?user_id=creator&title=Attention%20is%20all"
-    "&url=https%3A%2F%2Fblog.example.org%2Fposts%2Fattention-is-all"
+    "https://flattr.com/submit/auto?user_id=creator&title=A%20creator%27s%20page"
+    "&url=https%3A%2F%2Fblog.example.org%2Fabout"
 )
 POLL_SECONDS = 0.3
 PAGES = [
@@ -207,7 +207,7 @@ def main(args: argparse.Namespace) -> int:
         step("The API from the terminal: flattr a creator's page, then list your flattrs")
         flattred = cli(env, "api", "flattr", AUTO_SUBMIT_URL).returncode == 0
         listed = cli(env, "api", "flattrs")
-        api_ok = flattred and listed.returncode == 0 and "Attention is all" in listed.stdout
+        api_ok = flattred and listed.returncode == 0 and "A creator's page" in listed.stdout
     if not args.keep:
         import shutil
 

@@ -108,6 +108,21 @@ def test_delivered_bulk_flattrs_are_the_users_flattrs(sim: SimProcess, http: htt
     assert thing["flattrs"] == 2
 
 
+def test_an_unclaimed_thing_goes_to_the_first_auto_submit_url_that_names_an_owner(
+    sim: SimProcess, http: httpx.Client
+) -> None:
+    """A plain URL flattred in bulk makes an unclaimed thing; a creator's auto-submit URL for the
+    same page later claims it instead of failing with "Owner mismatch"; a second owner still does."""
+    page = "https://claim.example/post"
+    assert bulk(http, sim.token, [{"url": page}]).status_code == 200
+    assert bulk(http, sim.token, [{"url": auto_submit(page, "owner1")}]).status_code == 200
+    found = http.get("/rest/v2/things/lookup", params={"url": page}).json()
+    thing = http.get(found["location"]).json()
+    assert thing["owner"]["username"] == "owner1" and thing["flattrs"] == 2
+    assert bulk(http, sim.token, [{"url": auto_submit(page, "owner2")}]).status_code == 200
+    assert http.get(found["location"]).json()["flattrs"] == 2  # not filed under owner1's thing
+
+
 def test_empty_batch_is_fine(sim: SimProcess, http: httpx.Client) -> None:
     assert bulk(http, sim.token, []).status_code == 200
     assert sim.control.flattrs() == []

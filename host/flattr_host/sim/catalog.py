@@ -80,7 +80,9 @@ class Catalog:
             _check_owner(submit)
             thing = self.by_url(submit.url)
             if thing is not None:
-                if submit.owner is not None and submit.owner != thing.owner:
+                if submit.owner is not None and not thing.owner:
+                    thing.owner = submit.owner  # an unclaimed thing goes to the first who names it
+                elif submit.owner is not None and submit.owner != thing.owner:
                     raise ApiError(
                         "validation", "Owner mismatch. Current thing owned by other account."
                     )
