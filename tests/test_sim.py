@@ -112,7 +112,8 @@ def test_an_unclaimed_thing_goes_to_the_first_auto_submit_url_that_names_an_owne
     sim: SimProcess, http: httpx.Client
 ) -> None:
     """A plain URL flattred in bulk makes an unclaimed thing; a creator's auto-submit URL for the
-    same page later claims it instead of failing with "Owner mismatch"; a second owner still does."""
+    same page later claims it instead of failing with "Owner mismatch"; a second owner still
+    does."""
     page = "https://claim.example/post"
     assert bulk(http, sim.token, [{"url": page}]).status_code == 200
     assert bulk(http, sim.token, [{"url": auto_submit(page, "owner1")}]).status_code == 200
