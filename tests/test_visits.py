@@ -294,7 +294,7 @@ def test_set_visit_flattrs_request(tmp_path: Path) -> None:
 
 def test_visit_requests_through_a_real_host(tmp_path: Path) -> None:
     """The real process, real frames, replies checked against the committed schema."""
-    from conftest import make_home
+    from helpers import make_home
     from test_requests import CheckedHost
 
     home = make_home(tmp_path / "home")
