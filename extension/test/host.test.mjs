@@ -2,7 +2,8 @@
 // missing/outdated/crashed states, against a fake port and fake timers.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HostConnection, INSTALL_COMMAND, isMissingMessage } from "../src/background/host.js";
+import { INSTALL_COMMAND } from "../src/common/messages.js";
+import { HostConnection, isMissingMessage } from "../src/background/host.js";
 import * as build from "../src/background/protocol.js";
 import { assertValidRequest, fakeEvent, fakeTimers, settle } from "./helpers.mjs";
 

@@ -5,7 +5,6 @@ import { test } from "node:test";
 
 import {
   INSTALL_ALTERNATIVE,
-  INSTALL_COMMAND,
   cleanText,
   creatorText,
   todayPages,
@@ -17,21 +16,14 @@ import {
   popupView,
   safeHref,
 } from "../src/popup/view.js";
+import { INSTALL_COMMAND } from "../src/common/messages.js";
+import { assertShape, assertTextOnlyPage } from "./helpers.mjs";
 
 const NOW = 1_732_550_000;
 const TOKEN = "tok_SECRET_5f3a9c";
-const schema = JSON.parse(readFileSync(new URL("../../protocol.schema.json", import.meta.url)));
 
 // ---- fixtures, checked against the host's schema so that a renamed field fails here ----------
 
-/** Every key of `value` is a property of the schema's $defs[name], and the required ones exist. */
-function assertShape(name, value) {
-  const def = schema.$defs[name];
-  for (const key of Object.keys(value)) {
-    assert.ok(key in def.properties, `${name} has no field ${key}`);
-  }
-  for (const key of def.required ?? []) assert.ok(key in value, `${name} needs ${key}`);
-}
 
 const READY = { state: "ready", hostVersion: "0.1.0" };
 const SIGNED_IN = {
@@ -581,17 +573,7 @@ test("the view never produces markup; hostile input stays plain text", () => {
 });
 
 test("the popup renders with textContent only and loads no inline or external code", () => {
-  const js = readFileSync(new URL("../src/popup/popup.js", import.meta.url), "utf8");
-  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
-  const html = readFileSync(new URL("../src/popup/popup.html", import.meta.url), "utf8");
-  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
-  assert.equal(scripts.length, 1);
-  assert.match(scripts[0][1], /type="module" src="popup\.js"/);
-  assert.equal(scripts[0][2].trim(), "");
-  assert.doesNotMatch(html, /\son[a-z]+=/i);
-  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\/(?!flattr\.com\/)/);
-  const view = readFileSync(new URL("../src/popup/view.js", import.meta.url), "utf8");
-  assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+  assertTextOnlyPage("popup", /^https:\/\/flattr\.com\//);
 });
 
 test("the popup says who gets the flattr", () => {

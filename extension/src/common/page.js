@@ -32,6 +32,29 @@ export function setText(id, text) {
   show(el, Boolean(text));
 }
 
+/** One <p> (or <li>) per line, as text. */
+export function setLines(id, lines, tag = "p") {
+  const items = (lines || []).map((line) => {
+    const el = document.createElement(tag);
+    el.textContent = line;
+    return el;
+  });
+  $(id).replaceChildren(...items);
+}
+
+/** The host card (`#host`), the same on the popup and the options page (view: `hostView`). */
+export function renderHost(host) {
+  show($("host"), Boolean(host));
+  if (!host) return;
+  $("host").dataset.tone = host.tone;
+  $("host-title").textContent = host.headline;
+  setLines("host-sentences", host.sentences);
+  show($("host-command-row"), Boolean(host.command));
+  $("host-command").textContent = host.command || "";
+  setText("host-alternative", host.alternative);
+  setText("host-detail", host.detail);
+}
+
 /** Copy the text of `el` (a command to run); without clipboard access, select it instead. */
 export async function copyText(el, notice) {
   try {

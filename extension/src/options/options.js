@@ -2,7 +2,7 @@
 // and URLs are hostile input), wires the controls to the documented `ui:*` requests and re-fetches
 // on `bg:changed`.
 import { api } from "../common/api.js";
-import { $, copyText, request, setText, show } from "../common/page.js";
+import { $, copyText, renderHost, request, setText, show } from "../common/page.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
@@ -50,17 +50,6 @@ function notice(text) {
 }
 
 // ---- host and account -----------------------------------------------------------------------
-
-function renderHost(host) {
-  show($("host"), Boolean(host));
-  if (!host) return;
-  $("host").dataset.tone = host.tone;
-  $("host-title").textContent = host.headline;
-  $("host-sentences").replaceChildren(...host.sentences.map((s) => el("p", s)));
-  show($("host-command-row"), Boolean(host.command));
-  $("host-command").textContent = host.command || "";
-  setText("host-detail", host.detail);
-}
 
 function renderAccount(section) {
   $("account-text").textContent = section.text;

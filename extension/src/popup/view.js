@@ -3,9 +3,8 @@
 // relative to an injected `now` (unix seconds). Page titles and URLs are hostile input: they are
 // cleaned here and rendered with textContent only (popup.js).
 
+import { INSTALL_COMMAND } from "../common/messages.js";
 import { clip } from "../common/text.js";
-
-export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
 // For people without pipx: what pipx does, by hand.
 export const INSTALL_ALTERNATIVE =
   "Without pipx: pip install flattr-companion inside a Python virtual environment, then run " +
