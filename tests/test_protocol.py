@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from flattr_host import PROTOCOL_VERSION, hello, protocol, upgrade
+from flattr_host import PROTOCOL_VERSION, hello, protocol, submitter, upgrade
+from flattr_host.service import Service
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
@@ -149,11 +151,28 @@ def test_a_missing_or_unknown_type_is_the_unions_own_error(
         assert "'status'" in error["msg"] and "'hello'" in error["msg"]
 
 
-def test_every_request_type_has_a_result_model_and_an_error_code_table() -> None:
+def test_every_request_type_has_a_result_model_a_handler_and_an_error_code_table() -> None:
     assert set(protocol.RESULTS) == set(protocol.REQUEST_TYPES)
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert set(schema["results"]) == set(protocol.REQUEST_TYPES)
-    assert "upgrade_required" in schema["error_codes"]
+    for name in protocol.REQUEST_TYPES:
+        assert callable(getattr(Service, f"_on_{name}", None)), f"Service cannot answer {name}"
+    assert set(schema["$defs"]["ErrorBody"]["properties"]["code"]["enum"]) == set(
+        schema["error_codes"]
+    )
+
+
+def test_the_holds_and_what_a_flush_lifts_are_the_submitters() -> None:
+    holds = {
+        submitter.BACKOFF,
+        submitter.RATE_LIMITED,
+        submitter.REFUSED,
+        submitter.SIGNED_OUT,
+        submitter.SUBSCRIPTION_INACTIVE,
+        submitter.WAITING_FOR_ACCOUNT,
+    }
+    assert holds == set(get_args(protocol.HoldReason))
+    assert set(protocol.FLUSH_LIFTS) == {*submitter.FORCE_LIFTS, submitter.REFUSED}
 
 
 def test_protocol_md_documents_every_message_and_error_code() -> None:

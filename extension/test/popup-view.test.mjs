@@ -11,13 +11,14 @@ import {
   errorText,
   flattrNowText,
   formatDuration,
+  FLUSH_LIFTS,
   formatRelative,
   holdText,
   popupView,
   safeHref,
 } from "../src/popup/view.js";
 import { INSTALL_COMMAND } from "../src/common/messages.js";
-import { assertShape, assertTextOnlyPage } from "./helpers.mjs";
+import { SCHEMA, assertShape, assertTextOnlyPage } from "./helpers.mjs";
 
 const NOW = 1_732_550_000;
 const TOKEN = "tok_SECRET_5f3a9c";
@@ -429,14 +430,27 @@ test("rate limited by a Retry-After: resumes when the host says, not at the wind
   assert.equal(noTime, "Flattr's rate limit was reached; sending resumes in 1 h.");
 });
 
+test("a flush lifts the holds the host lifts on a flush", () => {
+  assert.deepEqual([...FLUSH_LIFTS].sort(), [...SCHEMA.flush_lifts].sort());
+});
+
+test("the error codes put into words are the host's", () => {
+  const view = readFileSync(new URL("../src/popup/view.js", import.meta.url), "utf8");
+  const body = view.slice(view.indexOf("export function errorText"), view.indexOf("export function flattrNowText"));
+  const codes = [...body.matchAll(/case "(\w+)":/g)].map((m) => m[1]);
+  assert.ok(codes.length > 5);
+  for (const code of codes) assert.ok(SCHEMA.$defs.ErrorBody.properties.code.enum.includes(code), code);
+});
+
 test("every hold code in words", () => {
   const q = (hold, extra = {}) => holdText({ ...QUIET_QUEUE, hold, ...extra }, NOW);
   assert.match(q("signed_out"), /sign in/);
   assert.match(q("subscription_inactive"), /subscription is not active/);
   assert.match(q("refused"), /Flattr refused the request/);
   assert.match(q("waiting_for_account"), /another Flattr account/);
-  assert.match(q("busy"), /Another Flattr Companion process/);
-  assert.match(q("submit_delay", { next_retry_at: NOW + 120 }), /next batch goes out in 2 min/);
+  for (const hold of SCHEMA.$defs.QueueState.properties.hold.anyOf[0].enum) {
+    assert.doesNotMatch(q(hold), /^Waiting \(/, `${hold} has its own words`);
+  }
   assert.equal(q("backoff", { next_retry_at: null }),
     "Sending failed; retrying automatically soon.");
   assert.equal(q("something_new"), "Waiting (something_new).");

@@ -29,7 +29,7 @@ const MISSING_PATTERNS = [
   /invalid native messaging host name/i,
 ];
 // Host errors after which it exits on purpose: reconnecting at once would not help.
-const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
+export const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
 
 // States the user fixes at the computer: the popup looks again whenever it opens.
 const USER_FIXABLE = new Set([STATES.MISSING, STATES.OUTDATED, STATES.MISCONFIGURED]);

@@ -24,8 +24,9 @@ const DAY = 86400;
 // Hours shown with minutes below this ("in 1 h 20 min"); above it, whole hours.
 const HOURS_WITH_MINUTES = 10;
 
-// Holds that `ui:flush` (tick force) lifts; the server's rate limit it cannot (submitter.py).
-const FLUSH_LIFTS = new Set(["backoff", "subscription_inactive", "refused"]);
+// Holds that `ui:flush` (tick force) lifts; the server's rate limit it cannot (the schema's
+// `flush_lifts`, checked by the tests).
+export const FLUSH_LIFTS = new Set(["backoff", "subscription_inactive", "refused"]);
 // Holds whose cause the last error explains.
 const STUCK_HOLDS = new Set(["backoff", "rate_limited", "subscription_inactive", "refused"]);
 // Reasons for which the site switch cannot help: the page is not a public web page.
@@ -437,10 +438,6 @@ export function holdText(queue, now) {
         + "Queued flattrs are kept; press Retry now or sign in again once the cause is fixed.";
     case "waiting_for_account":
       return "Some flattrs belong to another Flattr account; they go out when it signs in again.";
-    case "busy":
-      return "Another Flattr Companion process is sending right now.";
-    case "submit_delay":
-      return `Collecting flattrs; the next batch goes out${when}.`;
     default:
       return `Waiting (${cleanText(hold, 40)}).`;
   }
