@@ -184,9 +184,10 @@ def test_protocol_md_documents_every_message_and_error_code() -> None:
 def test_version_mismatch_names_the_fix() -> None:
     newer = hello.check_version({"protocol": PROTOCOL_VERSION + 1})
     older = hello.check_version({"protocol": 0})
-    assert newer is not None and newer["code"] == "upgrade_required"
-    assert f"{sys.executable} -m pip install --upgrade flattr-companion" in newer["command"]
-    assert older is not None and "update the extension" in older["message"]
+    assert newer is not None and newer.code == "upgrade_required"
+    assert f"{sys.executable} -m pip install --upgrade flattr-companion" in (newer.command or "")
+    assert older is not None and "update the extension" in older.message
+    assert older.command is None
     assert hello.check_version({"protocol": PROTOCOL_VERSION}) is None
 
 
