@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from . import chromium, extbuild, firefox, stubext
+from .companion import Companion
 from .rig import ARTIFACTS, Rig
 
 BROWSERS = ("chromium", "firefox")
@@ -129,3 +130,22 @@ def rig(
     options = {"settings": E2E_SETTINGS, **getattr(request.module, "RIG_OPTIONS", {})}
     with open_rig(request, browser_name, real_extension, **options) as rig:
         yield rig
+
+
+@pytest.fixture(scope="module")
+def companion(rig: Rig) -> Companion:
+    """The extension in the module's browser, as a person drives it."""
+    return Companion(rig)
+
+
+@pytest.fixture(scope="module")
+def signed_in(companion: Companion) -> Companion:
+    """Signed in once for the module: ``pytestmark = pytest.mark.usefixtures("signed_in")``."""
+    companion.sign_in()
+    return companion
+
+
+@pytest.fixture(scope="module")
+def host_ready(companion: Companion) -> Companion:
+    companion.wait_host_ready()
+    return companion

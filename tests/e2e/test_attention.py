@@ -37,11 +37,7 @@ AUDIO_PAGE_SECONDS = 20.0  # the extension's AUDIO_PAGE_AFTER_SECONDS
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def delivered(rig: Rig) -> Counter[str]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 
-import pytest
-
 from . import procs, sites
 from .companion import Companion, read, wait_until
 from .rig import Rig
@@ -23,11 +21,6 @@ DELIVERY_SECONDS = 10.0
 
 
 RIG_OPTIONS = {"install_host": False}
-
-
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    return Companion(rig)
 
 
 def test_popup_shows_the_exact_fix_when_the_host_is_missing(rig: Rig, companion: Companion) -> None:

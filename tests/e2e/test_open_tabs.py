@@ -24,11 +24,7 @@ LONG_READ_SECONDS = 17.5
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def test_a_tab_open_before_the_extension_restarted_counts(rig: Rig, companion: Companion) -> None:

@@ -33,11 +33,7 @@ def rig(
         yield rig
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def attention_urls(rig: Rig) -> set[str]:

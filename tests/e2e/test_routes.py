@@ -43,11 +43,7 @@ def auto_submit(page: str, user: str, **extra: str) -> str:
     return f"https://flattr.com/submit/auto?{query}"
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def delivered(rig: Rig) -> Counter[str]:

@@ -42,7 +42,33 @@ export function setLines(id, lines, tag = "p") {
   $(id).replaceChildren(...items);
 }
 
-/** The host card (`#host`), the same on the popup and the options page (view: `hostView`). */
+function part(tag, id, className = "", attributes = {}) {
+  const el = document.createElement(tag);
+  el.id = id;
+  if (className) el.className = className;
+  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, value);
+  return el;
+}
+
+/** Fills the empty `#host` section with the host card, the same on the popup and the options
+ * page; its Copy button copies the command (`notice` says how it went). */
+export function mountHostCard(notice) {
+  const command = part("code", "host-command", "command", { tabindex: "0", "aria-label": "Command to run" });
+  const copy = part("button", "copy-command", "", { type: "button" });
+  copy.textContent = "Copy";
+  copy.addEventListener("click", () => copyText(command, notice));
+  const row = part("div", "host-command-row", "command-row", { hidden: "" });
+  row.append(command, copy);
+  $("host").replaceChildren(
+    part("h2", "host-title"),
+    part("div", "host-sentences"),
+    row,
+    part("p", "host-alternative", "small", { hidden: "" }),
+    part("p", "host-detail", "muted small", { hidden: "" }),
+  );
+}
+
+/** The host card (see `mountHostCard`) showing `host` (view: `hostView`); null hides it. */
 export function renderHost(host) {
   show($("host"), Boolean(host));
   if (!host) return;

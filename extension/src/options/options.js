@@ -2,7 +2,7 @@
 // and URLs are hostile input), wires the controls to the documented `ui:*` requests and re-fetches
 // on `bg:changed`.
 import { api } from "../common/api.js";
-import { $, copyText, renderHost, request, setText, show } from "../common/page.js";
+import { $, mountHostCard, renderHost, request, setText, show } from "../common/page.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
@@ -305,12 +305,8 @@ function scheduleRefresh() {
   refetchTimer = setTimeout(refresh, REFETCH_DEBOUNCE_MS);
 }
 
-function copyCommand() {
-  return copyText($("host-command"), notice);
-}
-
 function wire() {
-  $("copy-command").addEventListener("click", copyCommand);
+  mountHostCard(notice);
   $("sign-in").addEventListener("click", async () => {
     const answer = await request({ kind: "ui:sign-in" });
     if (!answer.ok) notice(errorText(answer.error));

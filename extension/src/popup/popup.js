@@ -2,7 +2,7 @@
 // titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
 // re-fetches when the background says `bg:changed`.
 import { api } from "../common/api.js";
-import { $, copyText, renderHost, request, setLines, setText, show } from "../common/page.js";
+import { $, mountHostCard, renderHost, request, setLines, setText, show } from "../common/page.js";
 import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
 
 // Relative times ("in 4 min") are re-rendered this often while the popup stays open.
@@ -128,12 +128,8 @@ async function busy(button, action) {
   }
 }
 
-function copyCommand() {
-  return copyText($("host-command"), notice);
-}
-
 function wire() {
-  $("copy-command").addEventListener("click", copyCommand);
+  mountHostCard(notice);
   $("sign-in").addEventListener("click", async () => {
     const answer = await request({ kind: "ui:sign-in" });
     if (answer.ok) window.close();
