@@ -14,7 +14,7 @@ from flattr_host.install import doctor, launcher
 from flattr_host.install.platform import MACOS, SYSTEM, WINDOWS, Platform
 from flattr_host.install.registry import HKLM, MemoryRegistry
 from flattr_host.settings import Settings
-from helpers import run_cli
+from helpers import firefox_user_env, run_cli
 from hostproc import CHROME_ID, FIREFOX_ID
 from test_install import HOST_FILE, install, make_platform
 
@@ -266,13 +266,7 @@ def test_no_browser_at_all_fails_with_a_command(tmp_path: Path) -> None:
 
 
 def test_cli_doctor_exit_status(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {
-        "HOME": str(home),
-        "PATH": "/usr/bin:/bin",
-        "FLATTR_HOST_HOME": str(tmp_path / "data"),
-    }
+    env = firefox_user_env(tmp_path)
 
     bad = run_cli(env, "doctor", "--browser", "firefox")
     assert bad.returncode == 1, bad.stdout

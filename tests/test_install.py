@@ -17,7 +17,7 @@ from flattr_host.install import browsers, commands, installer, launcher, manifes
 from flattr_host.install.platform import LINUX, MACOS, SYSTEM, USER, WINDOWS, Platform
 from flattr_host.install.registry import HKCU, HKLM, MemoryRegistry
 from flattr_host.settings import Settings
-from helpers import run_cli
+from helpers import firefox_user_env, run_cli
 from hostproc import CHROME_ID, FIREFOX_ID, HEADER
 
 HOST_FILE = "org.flattr_companion.host.json"
@@ -471,14 +471,8 @@ def test_an_installed_host_answers_hello_when_started_from_its_manifest(
 
 
 def test_cli_install_dry_run_then_install_then_uninstall(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {
-        "HOME": str(home),
-        "PATH": "/usr/bin:/bin",
-        "FLATTR_HOST_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-    }
+    env = firefox_user_env(tmp_path, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    home = Path(env["HOME"])
 
     before = snapshot(tmp_path)
     dry = run_cli(env, "install", "--browser", "firefox", "--browser", "chrome", "--dry-run")

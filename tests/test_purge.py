@@ -8,7 +8,7 @@ import pytest
 
 from flattr_host.install import commands, purge
 from flattr_host.install.platform import Platform
-from helpers import run_cli
+from helpers import firefox_user_env, run_cli
 from test_install import HOST_FILE, install, make_platform, snapshot
 
 FIREFOX_MANIFEST = Path("home/.mozilla/native-messaging-hosts") / HOST_FILE
@@ -154,9 +154,8 @@ def test_plain_uninstall_keeps_the_data_and_names_the_purge_command(
 
 
 def test_cli_refuses_without_a_terminal_then_purges_with_yes(tmp_path: Path) -> None:
-    home, data = tmp_path / "home", tmp_path / "data"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "FLATTR_HOST_HOME": str(data)}
+    data = tmp_path / "data"
+    env = firefox_user_env(tmp_path)
 
     before = snapshot(tmp_path)
     assert run_cli(env, "install", "--browser", "firefox").returncode == 0
