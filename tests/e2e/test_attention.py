@@ -15,8 +15,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # Longer than the 15 s attention window a page load opens: only input gets past it.
 THRESHOLDS = [3, 16]

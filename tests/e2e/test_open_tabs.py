@@ -13,8 +13,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # The second threshold is past the 15 s attention window that selecting the tab opens by itself:
 # only input reported by a live content script reaches it.

@@ -12,8 +12,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS, open_rig
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig, open_rig
 
 PUBLIC_URL = f"http://{sites.BLOG}/posts/attention-is-all"
 PRIVATE_URL = f"http://{sites.BLOG}/posts/second-post"

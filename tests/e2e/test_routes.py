@@ -19,8 +19,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # Short visit rules: a burst is 4 visits, each at least 1 s after the preceding navigation.
 VISIT_SETTINGS = {"visit_burst_gap": 1.0, "visit_quiet_after": 0.3}
