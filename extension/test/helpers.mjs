@@ -60,7 +60,8 @@ let validator = null;
 export const SCHEMA = JSON.parse(readFileSync(join(REPO, "protocol.schema.json"), "utf8"));
 /** The most seconds one segment may carry (all of which the host counts). */
 /** `src/<page>/<page>.js` renders with textContent only, its HTML loads no inline or external code
- * (`external`: the links it may have, as a pattern) and its view.js touches no DOM or browser API. */
+ * (`external`: the links it may have, as a pattern) and its view.js (and common/view.js) touches
+ * no DOM or browser API. */
 export function assertTextOnlyPage(page, external = /(?!)/) {
   const source = (file) => readFileSync(join(EXT, "src", page, file), "utf8");
   assert.doesNotMatch(source(`${page}.js`), /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
@@ -73,7 +74,9 @@ export function assertTextOnlyPage(page, external = /(?!)/) {
   for (const [, link] of html.matchAll(/(?:src|href)="((?:https?:)?\/\/[^"]*)"/g)) {
     assert.match(link, external, link);
   }
-  assert.doesNotMatch(source("view.js"), /\b(document|window|chrome|browser)\./);
+  for (const view of [source("view.js"), readFileSync(join(EXT, "src", "common", "view.js"), "utf8")]) {
+    assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+  }
 }
 
 export const SCHEMA_MAX_SEGMENT_SECONDS = SCHEMA.$defs.Segment.properties.seconds.maximum;

@@ -6,17 +6,12 @@ import { test } from "node:test";
 import {
   INSTALL_ALTERNATIVE,
   cleanText,
-  creatorText,
-  todayPages,
   errorText,
-  flattrNowText,
   formatDuration,
-  FLUSH_LIFTS,
   formatRelative,
-  holdText,
-  popupView,
   safeHref,
-} from "../src/popup/view.js";
+} from "../src/common/view.js";
+import { FLUSH_LIFTS, creatorText, flattrNowText, holdText, popupView, todayPages } from "../src/popup/view.js";
 import { INSTALL_COMMAND } from "../src/common/messages.js";
 import { SCHEMA, assertShape, assertTextOnlyPage } from "./helpers.mjs";
 
@@ -435,8 +430,8 @@ test("a flush lifts the holds the host lifts on a flush", () => {
 });
 
 test("the error codes put into words are the host's", () => {
-  const view = readFileSync(new URL("../src/popup/view.js", import.meta.url), "utf8");
-  const body = view.slice(view.indexOf("export function errorText"), view.indexOf("export function flattrNowText"));
+  const view = readFileSync(new URL("../src/common/view.js", import.meta.url), "utf8");
+  const body = view.slice(view.indexOf("export function errorText"), view.indexOf("export function hostView"));
   const codes = [...body.matchAll(/case "(\w+)":/g)].map((m) => m[1]);
   assert.ok(codes.length > 5);
   for (const code of codes) assert.ok(SCHEMA.$defs.ErrorBody.properties.code.enum.includes(code), code);

@@ -3,14 +3,13 @@
 // on `bg:changed`.
 import { api } from "../common/api.js";
 import { $, mountHostCard, renderHost, request, setText, show } from "../common/page.js";
+import { errorText, hostView } from "../common/view.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
   builtinView,
-  errorText,
   exportFile,
   historyView,
-  hostView,
   modeView,
   parseSiteInput,
   siteRows,

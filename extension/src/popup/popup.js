@@ -3,7 +3,8 @@
 // re-fetches when the background says `bg:changed`.
 import { api } from "../common/api.js";
 import { $, mountHostCard, renderHost, request, setLines, setText, show } from "../common/page.js";
-import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
+import { errorText } from "../common/view.js";
+import { FLATTR_HOME, flattrNowText, popupView } from "./view.js";
 
 // Relative times ("in 4 min") are re-rendered this often while the popup stays open.
 const RERENDER_MS = 15000;
