@@ -1,49 +1,33 @@
-"""Fixtures shared by the suites that need the local Flattr server."""
+"""Fixtures shared by the suites that need the local Flattr server (helpers are in helpers.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from flattr_host import logs
 from flattr_host.sim.client import SimProcess
-from hostproc import host_env
 
-# Quick figures for tests that wait for retries; the named settings stay the product's defaults.
-FAST_SETTINGS: dict[str, Any] = {
-    "backoff_base": 0.2,
-    "backoff_factor": 2.0,
-    "backoff_max": 1.0,
-    "submit_delay": 0.0,
-    "request_timeout": 5.0,
-}
+
+def _dedupe(request: pytest.FixtureRequest) -> bool:
+    # A module sets SIM_DEDUPE = False where a flattr sent twice must show up twice.
+    return bool(getattr(request.module, "SIM_DEDUPE", True))
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[SimProcess]:
-    with SimProcess(["--dedupe"]) as process:
+def sim(request: pytest.FixtureRequest) -> Iterator[SimProcess]:
+    """One local Flattr server process for the module."""
+    with SimProcess(dedupe=_dedupe(request)) as process:
         yield process
 
 
 @pytest.fixture()
-def fresh_sim(sim: SimProcess) -> SimProcess:
+def fresh_sim(sim: SimProcess, request: pytest.FixtureRequest) -> SimProcess:
+    """The module's server, with its flattrs and faults cleared."""
     sim.control.reset()
-    sim.control.set_faults(script=[], reject_urls=[], dedupe=True)
+    sim.control.set_faults(script=[], reject_urls=[], dedupe=_dedupe(request))
     return sim
-
-
-def make_home(path: Path, **settings: Any) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "settings.json").write_text(json.dumps({**FAST_SETTINGS, **settings}))
-    return path
-
-
-def sim_env(home: Path, sim: SimProcess) -> dict[str, str]:
-    return host_env(home, FLATTR_API_BASE=sim.base)
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +36,10 @@ def _forget_secrets() -> Iterator[None]:
     the tests after it: every answer's message is redacted when it is read."""
     yield
     logs._secrets.clear()
+
+
+@pytest.fixture()
+def users_sim(sim: SimProcess) -> SimProcess:
+    """The module's server with its flattrs and users cleared."""
+    sim.control.reset(users=True)
+    return sim

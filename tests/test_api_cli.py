@@ -7,29 +7,23 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import make_home
 from flattr_host import accounts, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from helpers import make_home
 from hostproc import host_env
 
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimProcess]:
-    with SimProcess() as proc:
-        yield proc
+SIM_DEDUPE = False  # the module's server (conftest's `sim`) records every flattr sent
 
 
 @pytest.fixture(autouse=True)
-def _fresh(sim: SimProcess) -> None:
-    sim.control.reset(users=True)
-    sim.control.add_user("alice", "alice-token")
+def _fresh(users_sim: SimProcess) -> None:
+    users_sim.control.add_user("alice", "alice-token")
 
 
 def signed_in_home(path: Path, token: str | None) -> Path:

@@ -20,16 +20,12 @@ from flattr_host.sim import SimProcess
 ALICE_TOKEN = "alice-token-0123456789"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimProcess]:
-    with SimProcess() as proc:
-        yield proc
+SIM_DEDUPE = False  # the module's server (conftest's `sim`) records every flattr sent
 
 
 @pytest.fixture(autouse=True)
-def _fresh(sim: SimProcess) -> None:
-    sim.control.reset(users=True)
-    sim.control.add_user("alice", ALICE_TOKEN)
+def _fresh(users_sim: SimProcess) -> None:
+    users_sim.control.add_user("alice", ALICE_TOKEN)
 
 
 @pytest.fixture

@@ -8,24 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import make_home, sim_env
 from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, run_cli, sim_env
 from hostproc import host_env
 
 BACKLOG = 250
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flattr_host", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _seed(home: Path, token: str | None, n: int) -> None:
@@ -52,15 +41,15 @@ def test_flush_sends_a_large_backlog_with_progress(tmp_path: Path, fresh_sim: Si
     env = sim_env(home, fresh_sim)
     fresh_sim.control.add_user("backlog", "backlog-token")
     _seed(home, "backlog-token", BACKLOG)
-    before = run(env, "status")
+    before = run_cli(env, "status")
     assert "250 pending" in before.stdout and "flattr-host flush" in before.stdout
-    result = run(env, "flush")
+    result = run_cli(env, "flush")
     assert result.returncode == 0, result.stderr
     assert f"{BACKLOG} delivered" in result.stdout
     progress = [line for line in result.stderr.splitlines() if line.startswith("sent ")]
     assert len(progress) >= BACKLOG // 20 and progress[-1] == f"sent {BACKLOG}/{BACKLOG}"
     assert len(fresh_sim.control.flattrs()) == BACKLOG
-    assert "0 pending" in run(env, "status").stdout
+    assert "0 pending" in run_cli(env, "status").stdout
 
 
 def test_a_refusal_is_held_shown_and_sent_on_flush(tmp_path: Path, fresh_sim: SimProcess) -> None:
@@ -70,35 +59,35 @@ def test_a_refusal_is_held_shown_and_sent_on_flush(tmp_path: Path, fresh_sim: Si
     _seed(home, "scoped-token", 2)
     scope = {"error": "insufficient_scope", "error_description": "Missing the scope flattr"}
     fresh_sim.control.set_faults(script=[{"status": 403, "body": scope}])
-    held = run(env, "flush")
+    held = run_cli(env, "flush")
     assert held.returncode == 1
     assert "refused" in held.stderr and "insufficient_scope" in held.stderr
     assert "flattr-host flush" in held.stderr
-    status = run(env, "status").stdout
+    status = run_cli(env, "status").stdout
     assert "waiting        refused" in status and "2 failed" in status
     assert "next retry" not in status
-    listing = run(env, "queue").stdout
+    listing = run_cli(env, "queue").stdout
     assert listing.count("failed") == 2 and listing.count("Missing the scope flattr") == 2
     assert len(fresh_sim.control.received()) == 1  # one bulk request, nothing retried by itself
     # The cause is fixed on the server: the user asks again, and everything goes.
-    sent = run(env, "flush")
+    sent = run_cli(env, "flush")
     assert sent.returncode == 0, sent.stderr
     assert "2 delivered" in sent.stdout and len(fresh_sim.control.flattrs()) == 2
 
 
 def test_flush_signed_out_says_what_to_do(tmp_path: Path, fresh_sim: SimProcess) -> None:
     home = make_home(tmp_path / "home")
-    result = run(sim_env(home, fresh_sim), "flush")
+    result = run_cli(sim_env(home, fresh_sim), "flush")
     assert result.returncode == 1
     assert "sign in" in result.stderr and "then run this again" in result.stderr
 
 
 def test_sites_and_mode(tmp_path: Path, fresh_sim: SimProcess) -> None:
     env = sim_env(make_home(tmp_path / "home"), fresh_sim)
-    assert run(env, "sites", "disable", "https://www.Example.co.uk/page").returncode == 0
-    listing = run(env, "sites", "--mode", "enabled").stdout
+    assert run_cli(env, "sites", "disable", "https://www.Example.co.uk/page").returncode == 0
+    listing = run_cli(env, "sites", "--mode", "enabled").stdout
     assert "mode: enabled" in listing and "example.co.uk" in listing and "disabled" in listing
-    bad = run(env, "sites", "enable", "localhost")
+    bad = run_cli(env, "sites", "enable", "localhost")
     assert bad.returncode == 1 and "not a public site" in bad.stderr
 
 
@@ -106,19 +95,19 @@ def test_queue_history_export_and_sign_out(tmp_path: Path, fresh_sim: SimProcess
     home = make_home(tmp_path / "home")
     env = sim_env(home, fresh_sim)
     _seed(home, "cli-token", 3)
-    assert run(env, "queue").stdout.count("pending") == 3
-    assert "backlog.example.com/2" in run(env, "history").stdout
-    exported = json.loads(run(env, "export").stdout)
+    assert run_cli(env, "queue").stdout.count("pending") == 3
+    assert "backlog.example.com/2" in run_cli(env, "history").stdout
+    exported = json.loads(run_cli(env, "export").stdout)
     assert len(exported["flattrs"]) == 3 and exported["format"] == "flattr-companion-export"
     assert "cli-token" not in json.dumps(exported)
-    assert run(env, "sign-out").stdout.strip() == "signed out"
-    assert "signed out" in run(env, "status").stdout
+    assert run_cli(env, "sign-out").stdout.strip() == "signed out"
+    assert "signed out" in run_cli(env, "status").stdout
 
 
 def test_help_and_sim_passthrough(tmp_path: Path) -> None:
     env = sim_env(make_home(tmp_path / "home"), SimStub())
-    assert "flush" in run(env, "--help").stdout
-    sim_help = run(env, "sim", "--help")
+    assert "flush" in run_cli(env, "--help").stdout
+    sim_help = run_cli(env, "sim", "--help")
     assert sim_help.returncode == 0 and "--dedupe" in sim_help.stdout
 
 
@@ -144,6 +133,6 @@ def test_export_to_a_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert json.loads(target.read_text())["flattrs"][0]["site"] == "example.com"
         assert target.stat().st_mode & 0o777 == 0o600, target
-    nowhere = run(host_env(home), "export", "-o", str(tmp_path / "missing" / "x.json"))
+    nowhere = run_cli(host_env(home), "export", "-o", str(tmp_path / "missing" / "x.json"))
     assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr, nowhere.stderr
     assert "Traceback" not in nowhere.stderr

@@ -10,8 +10,8 @@ import select
 import time
 from pathlib import Path
 
-from conftest import make_home, sim_env
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, sim_env
 from hostproc import HEADER, HostProcess
 
 ROUNDS = 8

@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FAST_SETTINGS, make_home
 from dashboardproc import DashboardWindow
 from flattr_host import accounts, days, flattrs, ledger, paths, store
 from flattr_host.ledger import Segment
 from flattr_host.settings import Settings, load_settings
 from flattr_host.sim import SimProcess
+from helpers import FAST_SETTINGS, make_home
 
 pytest.importorskip("webview", reason="the dashboard needs the gui extra")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from flattr_host.install import doctor, launcher
 from flattr_host.install.platform import MACOS, SYSTEM, WINDOWS, Platform
 from flattr_host.install.registry import HKLM, MemoryRegistry
 from flattr_host.settings import Settings
+from helpers import firefox_user_env, run_cli
 from hostproc import CHROME_ID, FIREFOX_ID
 from test_install import HOST_FILE, install, make_platform
 
@@ -266,29 +266,13 @@ def test_no_browser_at_all_fails_with_a_command(tmp_path: Path) -> None:
 
 
 def test_cli_doctor_exit_status(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {
-        "HOME": str(home),
-        "PATH": "/usr/bin:/bin",
-        "FLATTR_HOST_HOME": str(tmp_path / "data"),
-    }
+    env = firefox_user_env(tmp_path)
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flattr_host", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-
-    bad = cli("doctor", "--browser", "firefox")
+    bad = run_cli(env, "doctor", "--browser", "firefox")
     assert bad.returncode == 1, bad.stdout
     assert "install --browser firefox" in bad.stdout
-    assert cli("install", "--browser", "firefox").returncode == 0
-    good = cli("doctor", "--browser", "firefox")
+    assert run_cli(env, "install", "--browser", "firefox").returncode == 0
+    good = run_cli(env, "doctor", "--browser", "firefox")
     assert good.returncode == 0, good.stdout
     assert "answered hello" in good.stdout
     assert os.path.exists(tmp_path / "data" / launcher.POSIX_NAME)

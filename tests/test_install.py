@@ -17,6 +17,7 @@ from flattr_host.install import browsers, commands, installer, launcher, manifes
 from flattr_host.install.platform import LINUX, MACOS, SYSTEM, USER, WINDOWS, Platform
 from flattr_host.install.registry import HKCU, HKLM, MemoryRegistry
 from flattr_host.settings import Settings
+from helpers import firefox_user_env, run_cli
 from hostproc import CHROME_ID, FIREFOX_ID, HEADER
 
 HOST_FILE = "org.flattr_companion.host.json"
@@ -470,38 +471,22 @@ def test_an_installed_host_answers_hello_when_started_from_its_manifest(
 
 
 def test_cli_install_dry_run_then_install_then_uninstall(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {
-        "HOME": str(home),
-        "PATH": "/usr/bin:/bin",
-        "FLATTR_HOST_HOME": str(tmp_path / "data"),
-        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
-    }
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flattr_host", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+    env = firefox_user_env(tmp_path, XDG_CONFIG_HOME=str(tmp_path / "xdg"))
+    home = Path(env["HOME"])
 
     before = snapshot(tmp_path)
-    dry = cli("install", "--browser", "firefox", "--browser", "chrome", "--dry-run")
+    dry = run_cli(env, "install", "--browser", "firefox", "--browser", "chrome", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert str(home / ".mozilla/native-messaging-hosts" / HOST_FILE) in dry.stdout
     assert str(tmp_path / "xdg/google-chrome/NativeMessagingHosts" / HOST_FILE) in dry.stdout
     assert "Nothing written (--dry-run)" in dry.stdout
     assert snapshot(tmp_path) == before
-    bad = cli("install", "--browser", "netscape")
+    bad = run_cli(env, "install", "--browser", "netscape")
     assert bad.returncode == 2 and "unknown browser" in bad.stderr
-    done = cli("install", "--browser", "firefox")
+    done = run_cli(env, "install", "--browser", "firefox")
     assert done.returncode == 0, done.stderr
     assert (home / ".mozilla/native-messaging-hosts" / HOST_FILE).is_file()
-    gone = cli("uninstall")
+    gone = run_cli(env, "uninstall")
     assert gone.returncode == 0, gone.stderr
     assert snapshot(tmp_path) == before
 

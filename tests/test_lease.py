@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,36 +20,25 @@ from flattr_host import accounts, flattrs, lease, store
 from flattr_host.settings import Settings
 from flattr_host.sim.client import SimProcess
 from flattr_host.submitter import LEASE_NAME, Submitter
+from helpers import fast_settings
 
 TOKEN = "token-lease-1"
 PROCESS_TIMEOUT = 90
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimProcess]:
-    with SimProcess(dedupe=False) as sim:
-        sim.control.add_user("lessee", TOKEN)
-        yield sim
+SIM_DEDUPE = False  # a flattr sent twice would show up twice
 
 
-@pytest.fixture()
-def sim(server: SimProcess) -> SimProcess:
-    # No de-duplication: a flattr sent twice would show up twice.
-    server.control.reset()
-    server.control.set_faults(script=[], reject_urls=[], dedupe=False)
-    return server
+@pytest.fixture(scope="module", autouse=True)
+def _lessee(sim: SimProcess) -> None:
+    sim.control.add_user("lessee", TOKEN)
+
+
+pytestmark = pytest.mark.usefixtures("fresh_sim")  # each test starts on a cleared server
 
 
 def settings_for(sim: SimProcess) -> Settings:
-    return Settings(
-        api_base=sim.base,
-        submit_delay=0.0,
-        backoff_base=0.05,
-        backoff_factor=2.0,
-        backoff_max=0.2,
-        batch_size=3,
-        request_timeout=5.0,
-    )
+    return fast_settings(sim, backoff_base=0.05, backoff_max=0.2, batch_size=3)
 
 
 def dead_pid() -> int:

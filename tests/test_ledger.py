@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flattr_host import accounts, days, ledger, sites, store
+from flattr_host import days, ledger, sites, store
 from flattr_host.flattrs import history
 from flattr_host.ledger import Segment, crossings, next_threshold, nth_threshold
 from flattr_host.protocol import MAX_SEGMENT_SECONDS
 from flattr_host.settings import Settings
 from flattr_host.urls import PageMeta
+from helpers import signed_in_db
 
 TZ = timezone(timedelta(hours=2))
 DEFAULTS = Settings()
@@ -33,23 +34,14 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 @contextmanager
 def database(s: Settings = DEFAULTS) -> Iterator[tuple[sqlite3.Connection, int]]:
     """A fresh database file and a signed-in account (fresh per hypothesis example)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = store.connect(Path(tmp) / "host.db", s)
-        try:
-            with store.transaction(conn):
-                account = accounts.sign_in(conn, "token-for-tests", True, DAY_START)
-            yield conn, account.id
-        finally:
-            conn.close()
+    with tempfile.TemporaryDirectory() as tmp, signed_in_db(Path(tmp), s, DAY_START) as opened:
+        yield opened
 
 
 @pytest.fixture()
 def db(tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, int]]:
-    conn = store.connect(tmp_path / "host.db", DEFAULTS)
-    with store.transaction(conn):
-        account = accounts.sign_in(conn, "token-for-tests", True, DAY_START)
-    yield conn, account.id
-    conn.close()
+    with signed_in_db(tmp_path, DEFAULTS, DAY_START) as opened:
+        yield opened
 
 
 def record(

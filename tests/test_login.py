@@ -6,16 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import make_home
 from flattr_host import accounts, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from helpers import make_home
 from hostproc import host_env
 
 CLIENT_ID = "companion-test-app"
@@ -25,16 +24,12 @@ PROCESS_TIMEOUT = 60
 LOGIN_TIMEOUT = "20"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimProcess]:
-    with SimProcess() as proc:
-        yield proc
+SIM_DEDUPE = False  # the module's server (conftest's `sim`) records every flattr sent
 
 
 @pytest.fixture(autouse=True)
-def _app(sim: SimProcess) -> None:
-    sim.control.reset(users=True)
-    sim.control.set_app(
+def _app(users_sim: SimProcess) -> None:
+    users_sim.control.set_app(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
         redirect_uri="http://127.0.0.1/callback",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from flattr_host import PROTOCOL_VERSION, hello, protocol, upgrade
+from flattr_host import PROTOCOL_VERSION, hello, holds, protocol, upgrade
+from flattr_host.service import Service
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
@@ -149,11 +151,28 @@ def test_a_missing_or_unknown_type_is_the_unions_own_error(
         assert "'status'" in error["msg"] and "'hello'" in error["msg"]
 
 
-def test_every_request_type_has_a_result_model_and_an_error_code_table() -> None:
+def test_every_request_type_has_a_result_model_a_handler_and_an_error_code_table() -> None:
     assert set(protocol.RESULTS) == set(protocol.REQUEST_TYPES)
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert set(schema["results"]) == set(protocol.REQUEST_TYPES)
-    assert "upgrade_required" in schema["error_codes"]
+    for name in protocol.REQUEST_TYPES:
+        assert callable(getattr(Service, f"_on_{name}", None)), f"Service cannot answer {name}"
+    assert set(schema["$defs"]["ErrorBody"]["properties"]["code"]["enum"]) == set(
+        schema["error_codes"]
+    )
+
+
+def test_the_holds_and_what_a_flush_lifts_are_the_submitters() -> None:
+    reasons = {
+        holds.BACKOFF,
+        holds.RATE_LIMITED,
+        holds.REFUSED,
+        holds.SIGNED_OUT,
+        holds.SUBSCRIPTION_INACTIVE,
+        holds.WAITING_FOR_ACCOUNT,
+    }
+    assert reasons == set(get_args(protocol.HoldReason))
+    assert set(protocol.FLUSH_LIFTS) == {*holds.FORCE_LIFTS, holds.REFUSED}
 
 
 def test_protocol_md_documents_every_message_and_error_code() -> None:
@@ -165,9 +184,10 @@ def test_protocol_md_documents_every_message_and_error_code() -> None:
 def test_version_mismatch_names_the_fix() -> None:
     newer = hello.check_version({"protocol": PROTOCOL_VERSION + 1})
     older = hello.check_version({"protocol": 0})
-    assert newer is not None and newer["code"] == "upgrade_required"
-    assert f"{sys.executable} -m pip install --upgrade flattr-companion" in newer["command"]
-    assert older is not None and "update the extension" in older["message"]
+    assert newer is not None and newer.code == "upgrade_required"
+    assert f"{sys.executable} -m pip install --upgrade flattr-companion" in (newer.command or "")
+    assert older is not None and "update the extension" in older.message
+    assert older.command is None
     assert hello.check_version({"protocol": PROTOCOL_VERSION}) is None
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flattr_host.install import commands, purge
 from flattr_host.install.platform import Platform
+from helpers import firefox_user_env, run_cli
 from test_install import HOST_FILE, install, make_platform, snapshot
 
 FIREFOX_MANIFEST = Path("home/.mozilla/native-messaging-hosts") / HOST_FILE
@@ -155,30 +154,19 @@ def test_plain_uninstall_keeps_the_data_and_names_the_purge_command(
 
 
 def test_cli_refuses_without_a_terminal_then_purges_with_yes(tmp_path: Path) -> None:
-    home, data = tmp_path / "home", tmp_path / "data"
-    (home / ".mozilla").mkdir(parents=True)
-    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "FLATTR_HOST_HOME": str(data)}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "flattr_host", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,  # not a terminal
-        )
+    data = tmp_path / "data"
+    env = firefox_user_env(tmp_path)
 
     before = snapshot(tmp_path)
-    assert cli("install", "--browser", "firefox").returncode == 0
-    assert cli("status").returncode == 0  # creates the database
+    assert run_cli(env, "install", "--browser", "firefox").returncode == 0
+    assert run_cli(env, "status").returncode == 0  # creates the database
     assert (data / "companion.sqlite3").exists()
     installed = snapshot(tmp_path)
-    refused = cli("uninstall", "--purge")
+    refused = run_cli(env, "uninstall", "--purge")
     assert refused.returncode == 2
     assert f"--purge deletes {data} (" in refused.stderr and "--yes" in refused.stderr
     assert snapshot(tmp_path) == installed
-    done = cli("uninstall", "--purge", "--yes")
+    done = run_cli(env, "uninstall", "--purge", "--yes")
     assert done.returncode == 0, done.stderr
     assert f"removed  {data}  (" in done.stdout
     assert snapshot(tmp_path) == before

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conftest import make_home, sim_env
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, sim_env
 from hostproc import HEADER, HostProcess
 
 SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "protocol.schema.json").read_text())

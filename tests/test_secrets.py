@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import make_home, sim_env
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, run_cli, sim_env
 from hostproc import HostProcess
 
 TOKEN = "sEcReT-t0ken-7f3a9c1e5b"
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flattr_host", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_the_token_never_leaks(tmp_path: Path, fresh_sim: SimProcess) -> None:
@@ -64,11 +51,11 @@ def test_the_token_never_leaks(tmp_path: Path, fresh_sim: SimProcess) -> None:
         outputs.append(host.transcript.decode("utf-8", errors="replace"))
         outputs.append(host.stderr())
     for command in (["status"], ["queue", "--all"], ["history"], ["sites"], ["export"]):
-        result = _cli(env, *command)
+        result = run_cli(env, *command)
         assert result.returncode == 0, result.stderr
         outputs += [result.stdout, result.stderr]
     export_file = tmp_path / "export.json"
-    assert _cli(env, "export", "-o", str(export_file)).returncode == 0
+    assert run_cli(env, "export", "-o", str(export_file)).returncode == 0
     outputs.append(export_file.read_text())
     logs = list((home / "logs").glob("*"))
     assert logs, "the host wrote no log file"

@@ -37,9 +37,7 @@ def sim() -> Iterator[SimProcess]:
     assert proc.returncode == 0, "SIGTERM must stop the server cleanly"
 
 
-@pytest.fixture(autouse=True)
-def _fresh(sim: SimProcess) -> None:
-    sim.control.reset(users=True)
+pytestmark = pytest.mark.usefixtures("users_sim")  # each test starts with no users
 
 
 @pytest.fixture

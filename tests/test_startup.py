@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_home, sim_env
 from flattr_host import paths
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, sim_env
 from hostproc import HEADER, HostProcess, chrome_argv, host_env
 
 # Records, for every module imported for the first time, which thread imported it.

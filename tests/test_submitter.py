@@ -34,6 +34,7 @@ from flattr_host.sim.accounts import fingerprint
 from flattr_host.sim.client import SimProcess
 from flattr_host.status import status_summary
 from flattr_host.submitter import Submitter
+from helpers import fast_settings
 
 RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)
 TOKEN_A = "token-alice-1"
@@ -65,36 +66,22 @@ class Events:
         return [payload for seen, payload in self.seen if seen == name]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SimProcess]:
-    with SimProcess(dedupe=True) as sim:
-        sim.control.add_user("alice", TOKEN_A)
-        sim.control.add_user("bob", TOKEN_B)
-        yield sim
+@pytest.fixture(scope="module", autouse=True)
+def _users(sim: SimProcess) -> None:
+    sim.control.add_user("alice", TOKEN_A)
+    sim.control.add_user("bob", TOKEN_B)
 
 
-@pytest.fixture()
-def sim(server: SimProcess) -> SimProcess:
-    server.control.reset()
-    server.control.set_faults(script=[], reject_urls=[], dedupe=True)
-    server.control.set_subscription(username="alice", active=True, legacy_402=False)
-    server.control.set_subscription(username="bob", active=True)
-    return server
+@pytest.fixture(autouse=True)
+def _subscribed(fresh_sim: SimProcess) -> None:
+    fresh_sim.control.set_subscription(username="alice", active=True, legacy_402=False)
+    fresh_sim.control.set_subscription(username="bob", active=True)
 
 
 def fast(sim: SimProcess, **overrides: Any) -> Settings:
-    figures: dict[str, Any] = {
-        "api_base": sim.base,
-        "backoff_base": 0.05,
-        "backoff_factor": 2.0,
-        "backoff_max": 0.4,
-        "backoff_jitter": 0.0,
-        "submit_delay": 0.0,
-        "request_timeout": 5.0,
-        "max_attempts": 3,
-        "failed_retry_interval": 100.0,
-    }
-    return Settings(**{**figures, **overrides})
+    """Quicker still, without jitter, and a flattr fails after three attempts."""
+    figures = {"backoff_base": 0.05, "backoff_max": 0.4, "backoff_jitter": 0.0, "max_attempts": 3}
+    return fast_settings(sim, **{**figures, "failed_retry_interval": 100.0, **overrides})
 
 
 @dataclasses.dataclass

@@ -4,16 +4,14 @@ host processes and the real CLI on a real database, the local Flattr server over
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from conftest import make_home, sim_env
 from flattr_host import accounts, flattrs, paths, store
 from flattr_host.api.answer import MAX_MESSAGE_CHARS as MAX_ERROR_TEXT
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, run_cli, sim_env
 from hostproc import HostProcess
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
@@ -22,25 +20,14 @@ TOKEN_HEAD = TOKEN[:6]  # what is left of a token cut at the end of a text
 LEGACY = "legacy-SeCrEt-77b0a2"
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flattr_host", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def cli_outputs(env: dict[str, str], tmp_path: Path) -> str:
     texts = []
     for command in (["status"], ["queue", "--all"], ["history"]):
-        result = run(env, *command)
+        result = run_cli(env, *command)
         assert result.returncode == 0, result.stderr
         texts += [result.stdout, result.stderr]
     export_file = tmp_path / "export.json"
-    assert run(env, "export", "-o", str(export_file)).returncode == 0
+    assert run_cli(env, "export", "-o", str(export_file)).returncode == 0
     return "".join(texts) + export_file.read_text()
 
 
@@ -166,10 +153,10 @@ def test_a_stored_token_that_cannot_be_sent_signs_out(
 ) -> None:
     home = _legacy_home(tmp_path, LEGACY + "\n")
     env = sim_env(home, fresh_sim)
-    flushed = run(env, "flush")
+    flushed = run_cli(env, "flush")
     assert flushed.returncode == 1
     assert fresh_sim.control.received() == []  # nothing went out with it
-    status = run(env, "status").stdout
+    status = run_cli(env, "status").stdout
     assert "rejected the token" in status and "Sign in again" in status
     shown = flushed.stdout + flushed.stderr + cli_outputs(env, tmp_path)
     assert "legacy.example.com" in shown

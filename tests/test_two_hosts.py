@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import make_home, sim_env
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, sim_env
 from hostproc import HostProcess
 
 PER_HOST = 60

@@ -4,31 +4,18 @@ real host processes and the real CLI on a real database, the local Flattr server
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from conftest import make_home, sim_env
 from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
+from helpers import make_home, run_cli, sim_env
 from hostproc import HostProcess, host_env
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
 URLS = ("https://offline.example.com/a", "https://offline.example.com/b")
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flattr_host", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def unreachable_api() -> str:
@@ -82,7 +69,7 @@ def test_flattrs_of_a_never_verified_account_go_with_the_next_sign_in(
         assert host.close() == 0
     delivered = sorted((f["url"], f["username"]) for f in fresh_sim.control.flattrs())
     assert delivered == [(url, "alice") for url in URLS]
-    listing = run(sim_env(home, fresh_sim), "queue").stdout
+    listing = run_cli(sim_env(home, fresh_sim), "queue").stdout
     assert "wait for another account" not in listing
 
 
@@ -126,26 +113,26 @@ def test_queue_shows_what_waits_and_adopt_moves_it(tmp_path: Path, fresh_sim: Si
     fresh_sim.control.add_user("bob", "bob-token")
     _seed_waiting_for_alice(home)
 
-    listing = run(env, "queue")
+    listing = run_cli(env, "queue")
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.count("[waits for alice]") == 3
     assert "3 wait for another account to sign in (3 for alice)" in listing.stdout
     assert "To send them as bob instead: flattr-host queue --adopt\n" in listing.stdout
-    assert "flattr-host queue --adopt" in run(env, "status").stdout
+    assert "flattr-host queue --adopt" in run_cli(env, "status").stdout
 
-    preview = run(env, "queue", "--adopt", "--dry-run")
+    preview = run_cli(env, "queue", "--adopt", "--dry-run")
     assert preview.returncode == 0, preview.stderr
     assert "would move 2 flattrs of alice to bob" in preview.stdout
     assert "left 1 of alice" in preview.stdout and "twice" in preview.stdout
-    assert run(env, "queue").stdout.count("[waits for alice]") == 3  # nothing moved
+    assert run_cli(env, "queue").stdout.count("[waits for alice]") == 3  # nothing moved
 
-    adopted = run(env, "queue", "--adopt")
+    adopted = run_cli(env, "queue", "--adopt")
     assert adopted.returncode == 0, adopted.stderr
     assert "moved 2 flattrs of alice to bob" in adopted.stdout
     assert "flattr-host flush" in adopted.stdout
-    assert run(env, "queue").stdout.count("[waits for alice]") == 1
+    assert run_cli(env, "queue").stdout.count("[waits for alice]") == 1
 
-    flushed = run(env, "flush")
+    flushed = run_cli(env, "flush")
     assert "2 delivered" in flushed.stdout, flushed.stdout + flushed.stderr
     by_user = sorted((f["url"], f["username"]) for f in fresh_sim.control.flattrs())
     assert by_user == [
@@ -155,15 +142,17 @@ def test_queue_shows_what_waits_and_adopt_moves_it(tmp_path: Path, fresh_sim: Si
     # The formed batch went with its own Idempotency-Key.
     keys = [r["idempotency_key"] for r in fresh_sim.control.received() if r["urls"]]
     assert "key-fresh" in keys and "key-uncertain" not in keys
-    assert "no flattrs wait" not in run(env, "queue", "--adopt").stdout  # the uncertain one stays
+    assert (
+        "no flattrs wait" not in run_cli(env, "queue", "--adopt").stdout
+    )  # the uncertain one stays
 
 
 def test_adopt_needs_a_signed_in_account(tmp_path: Path, fresh_sim: SimProcess) -> None:
     home = make_home(tmp_path / "home")
     env = sim_env(home, fresh_sim)
-    assert run(env, "sign-out").returncode == 0
-    result = run(env, "queue", "--adopt")
+    assert run_cli(env, "sign-out").returncode == 0
+    result = run_cli(env, "queue", "--adopt")
     assert result.returncode == 1 and "sign in" in result.stderr
     assert "flattr-host queue --adopt" in result.stderr
-    alone = run(env, "queue", "--dry-run")
+    alone = run_cli(env, "queue", "--dry-run")
     assert alone.returncode == 1 and "--adopt --dry-run" in alone.stderr

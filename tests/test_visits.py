@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from flattr_host import accounts, service, sites, store, visits
+from flattr_host import service, sites, store, visits
 from flattr_host.settings import Settings
 from flattr_host.visits import RULE_BURST, RULE_DAILY, Visit, rule_met
+from helpers import signed_in_db
 
 TZ = timezone(timedelta(hours=2))
 S = Settings()
@@ -26,11 +27,8 @@ NEWS = "https://news.example.org/today/story-1"
 
 @pytest.fixture()
 def db(tmp_path: Path) -> Iterator[tuple[sqlite3.Connection, int]]:
-    conn = store.connect(tmp_path / "host.db", S)
-    with store.transaction(conn):
-        account = accounts.sign_in(conn, "token-for-tests", True, DAY1)
-    yield conn, account.id
-    conn.close()
+    with signed_in_db(tmp_path, S, DAY1) as opened:
+        yield opened
 
 
 def visit(conn: sqlite3.Connection, url: str, at: float, **kw: Any) -> visits.VisitResult:
@@ -294,7 +292,7 @@ def test_set_visit_flattrs_request(tmp_path: Path) -> None:
 
 def test_visit_requests_through_a_real_host(tmp_path: Path) -> None:
     """The real process, real frames, replies checked against the committed schema."""
-    from conftest import make_home
+    from helpers import make_home
     from test_requests import CheckedHost
 
     home = make_home(tmp_path / "home")

@@ -1,4 +1,5 @@
 // Shared test helpers: a fake clock, fake timers, the protocol schema validator, fake browser API.
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,7 +59,37 @@ let validator = null;
 /** protocol.schema.json, generated from the host's models: the one source of the limits. */
 export const SCHEMA = JSON.parse(readFileSync(join(REPO, "protocol.schema.json"), "utf8"));
 /** The most seconds one segment may carry (all of which the host counts). */
+/** `src/<page>/<page>.js` renders with textContent only, its HTML loads no inline or external code
+ * (`external`: the links it may have, as a pattern) and its view.js (and common/view.js) touches
+ * no DOM or browser API. */
+export function assertTextOnlyPage(page, external = /(?!)/) {
+  const source = (file) => readFileSync(join(EXT, "src", page, file), "utf8");
+  assert.doesNotMatch(source(`${page}.js`), /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+  const html = source(`${page}.html`);
+  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+  assert.equal(scripts.length, 1);
+  assert.ok(scripts[0][1].includes(`type="module" src="${page}.js"`), scripts[0][1]);
+  assert.equal(scripts[0][2].trim(), "");
+  assert.doesNotMatch(html, /\son[a-z]+=/i);
+  for (const [, link] of html.matchAll(/(?:src|href)="((?:https?:)?\/\/[^"]*)"/g)) {
+    assert.match(link, external, link);
+  }
+  for (const view of [source("view.js"), readFileSync(join(EXT, "src", "common", "view.js"), "utf8")]) {
+    assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+  }
+}
+
 export const SCHEMA_MAX_SEGMENT_SECONDS = SCHEMA.$defs.Segment.properties.seconds.maximum;
+
+/** Every key of `value` is a property of the schema's $defs[name], and the required ones exist:
+ * test fixtures checked this way fail when the host renames a field. */
+export function assertShape(name, value) {
+  const def = SCHEMA.$defs[name];
+  for (const key of Object.keys(value)) {
+    assert.ok(key in def.properties, `${name} has no field ${key}`);
+  }
+  for (const key of def.required ?? []) assert.ok(key in value, `${name} needs ${key}`);
+}
 
 /** Paths of the strings (keys too) in `value` that are not well-formed Unicode. */
 export function malformedStrings(value, path = "$") {

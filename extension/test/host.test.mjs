@@ -2,9 +2,10 @@
 // missing/outdated/crashed states, against a fake port and fake timers.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HostConnection, INSTALL_COMMAND, isMissingMessage } from "../src/background/host.js";
+import { INSTALL_COMMAND } from "../src/common/messages.js";
+import { FATAL_HOST_CODES, HostConnection, isMissingMessage } from "../src/background/host.js";
 import * as build from "../src/background/protocol.js";
-import { assertValidRequest, fakeEvent, fakeTimers, settle } from "./helpers.mjs";
+import { SCHEMA, assertValidRequest, fakeEvent, fakeTimers, settle } from "./helpers.mjs";
 
 class FakePort {
   constructor(name) {
@@ -275,5 +276,11 @@ describe("looking again for a missing host", () => {
     const slow = host.settled(1_500);
     timers.advance(1_500);
     assert.equal((await slow).state, "connecting");
+  });
+});
+
+describe("host error codes", () => {
+  it("the codes after which the host exits are the schema's", () => {
+    for (const code of FATAL_HOST_CODES) assert.ok(SCHEMA.$defs.ErrorBody.properties.code.enum.includes(code), code);
   });
 });

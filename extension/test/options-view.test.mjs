@@ -1,6 +1,5 @@
 // The options page's view models (node --test, no DOM).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
@@ -17,18 +16,11 @@ import {
   siteRows,
   stripSecrets,
 } from "../src/options/view.js";
+import { SCHEMA as schema, assertShape, assertTextOnlyPage } from "./helpers.mjs";
 
 const NOW = 1_732_550_000;
 const TOKEN = "tok_SECRET_5f3a9c";
-const schema = JSON.parse(readFileSync(new URL("../../protocol.schema.json", import.meta.url)));
 
-function assertShape(name, value) {
-  const def = schema.$defs[name];
-  for (const key of Object.keys(value)) {
-    assert.ok(key in def.properties, `${name} has no field ${key}`);
-  }
-  for (const key of def.required ?? []) assert.ok(key in value, `${name} needs ${key}`);
-}
 
 const SITES = {
   mode: "all",
@@ -217,15 +209,5 @@ test("no view model contains the token or produces markup", () => {
 });
 
 test("the options page renders with textContent only and loads no inline or external code", () => {
-  const js = readFileSync(new URL("../src/options/options.js", import.meta.url), "utf8");
-  assert.doesNotMatch(js, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
-  const html = readFileSync(new URL("../src/options/options.html", import.meta.url), "utf8");
-  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
-  assert.equal(scripts.length, 1);
-  assert.match(scripts[0][1], /type="module" src="options\.js"/);
-  assert.equal(scripts[0][2].trim(), "");
-  assert.doesNotMatch(html, /\son[a-z]+=/i);
-  assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
-  const view = readFileSync(new URL("../src/options/view.js", import.meta.url), "utf8");
-  assert.doesNotMatch(view, /\b(document|window|chrome|browser)\./);
+  assertTextOnlyPage("options");
 });

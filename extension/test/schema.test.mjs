@@ -51,6 +51,11 @@ const messages = {
 };
 
 describe("requests against the host's schema", () => {
+  it("protocol.js builds every request type the host knows", () => {
+    const built = new Set(Object.values(messages).map((m) => m.type));
+    assert.deepEqual([...built].sort(), Object.keys(SCHEMA.results).sort());
+  });
+
   for (const [name, body] of Object.entries(messages)) {
     it(`${name} is valid`, () => {
       assertValidRequest(assert, { id: 7, ...body });

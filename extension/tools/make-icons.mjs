@@ -4,8 +4,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { deflateSync } from "node:zlib";
-import { crc32 } from "./crc32.mjs";
+import { crc32, deflateSync } from "node:zlib";
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), "..", "icons");
 const SUPERSAMPLE = 4; // sub-pixels per axis, for smooth edges

@@ -1,7 +1,6 @@
 // A minimal, deterministic zip writer (deflate, fixed timestamps): the store packages must not
 // depend on a `zip` binary, and the same sources must give the same bytes.
-import { deflateRawSync } from "node:zlib";
-import { crc32 } from "./crc32.mjs";
+import { crc32, deflateRawSync } from "node:zlib";
 
 const DOS_TIME = 0; // 00:00:00
 const DOS_DATE = (2000 - 1980) << 9 | 1 << 5 | 1; // 2000-01-01: a fixed, valid date

@@ -11,19 +11,16 @@ import struct
 import sys
 from typing import Any, BinaryIO
 
+from . import HostError
+
 HEADER = struct.Struct("=I")
 # Requests nest a few levels (request → segments → segment → meta); far deeper is hostile.
 MAX_NESTING = 32
 TOO_DEEP = f"frame nests arrays and objects deeper than {MAX_NESTING} levels"
 
 
-class FrameError(Exception):
-    """The peer sent something that is not a valid frame; ``code`` is a stable error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class FrameError(HostError):
+    """The peer sent something that is not a valid frame."""
 
 
 class EndOfInput(Exception):

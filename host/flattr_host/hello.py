@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import PROTOCOL_VERSION, __version__
+from . import PROTOCOL_VERSION, HostError, __version__
 from .upgrade import upgrade_command
 
 # What this host can do, so that an extension can degrade gracefully instead of guessing by version.
@@ -38,26 +38,21 @@ def hello_result(repairs: list[str] | None = None) -> dict[str, Any]:
     }
 
 
-def check_version(message: dict[str, Any]) -> dict[str, str] | None:
+def check_version(message: dict[str, Any]) -> HostError | None:
     """None when the extension's protocol version is one we speak, else the error to answer."""
     wanted = message.get("protocol", PROTOCOL_VERSION)
     if wanted == PROTOCOL_VERSION:
         return None
     if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted > PROTOCOL_VERSION:
         command = upgrade_command()
-        return {
-            "code": "upgrade_required",
-            "message": (
-                f"the extension speaks protocol {wanted}, this host {PROTOCOL_VERSION}; "
-                f"upgrade the host: {command}"
-            ),
-            "command": command,
-        }
-    return {
-        "code": "upgrade_required",
-        "message": (
-            f"the extension speaks protocol {wanted!r}, this host {PROTOCOL_VERSION}; "
-            "update the extension from your browser's extension page"
-        ),
-        "command": "",
-    }
+        return HostError(
+            "upgrade_required",
+            f"the extension speaks protocol {wanted}, this host {PROTOCOL_VERSION}; "
+            f"upgrade the host: {command}",
+            command,
+        )
+    return HostError(
+        "upgrade_required",
+        f"the extension speaks protocol {wanted!r}, this host {PROTOCOL_VERSION}; "
+        "update the extension from your browser's extension page",
+    )

@@ -112,7 +112,7 @@ def answer_hello(message: dict[str, Any], repairs: list[str]) -> dict[str, Any]:
     rid = request_id(message)
     problem = hello.check_version(message)
     if problem is not None:
-        return error(rid, problem["code"], problem["message"], problem["command"] or None)
+        return error(rid, problem.code, problem.message, problem.command)
     return ok(rid, hello.hello_result(repairs))
 
 

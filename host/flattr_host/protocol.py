@@ -11,7 +11,7 @@ that carry no ``id``.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import PROTOCOL_VERSION
+from . import PROTOCOL_VERSION, hello
 from .accounts import BEARER_TOKEN_CHARS
 
 # Figures of the protocol itself.
@@ -65,7 +65,24 @@ Title = Annotated[Text, Field(max_length=MAX_TITLE_LENGTH)]
 RequestId = int | Annotated[Text, Field(max_length=64)]
 
 # Stable error codes: the extension maps them to words; never rename one.
-ERROR_CODES: dict[str, str] = {
+ErrorCode = Literal[
+    "frame_too_large",
+    "invalid_utf8",
+    "invalid_json",
+    "invalid_request",
+    "unknown_type",
+    "upgrade_required",
+    "forbidden_caller",
+    "untrusted_origin",
+    "signed_out",
+    "not_counted",
+    "reply_too_large",
+    "storage_error",
+    "settings_invalid",
+    "gui_unavailable",
+    "internal_error",
+]
+ERROR_CODES: dict[ErrorCode, str] = {
     "frame_too_large": "the frame's announced length is over the host's cap; the host exits",
     "invalid_utf8": "the frame is not UTF-8",
     "invalid_json": "the frame is not JSON",
@@ -85,6 +102,19 @@ ERROR_CODES: dict[str, str] = {
     "gui_unavailable": "the dashboard's optional gui extra is not installed (see command)",
     "internal_error": "a bug in the host; the message is in the host's log",
 }
+assert set(ERROR_CODES) == set(get_args(ErrorCode)), "every error code has its description"
+
+# Why nothing is being sent (QueueState.hold).
+HoldReason = Literal[
+    "backoff",
+    "rate_limited",
+    "refused",
+    "signed_out",
+    "subscription_inactive",
+    "waiting_for_account",
+]
+# The holds a flush (`tick` with force: "Retry now") lifts; a rate limit is the server's to lift.
+FLUSH_LIFTS: tuple[HoldReason, ...] = ("backoff", "subscription_inactive", "refused")
 
 
 class Message(BaseModel):
@@ -303,52 +333,6 @@ class OpenDashboardRequest(Message):
     page: Literal["account", "queue", "history", "creators", "settings"] | None = None
 
 
-Request = Annotated[
-    HelloRequest
-    | TokenRequest
-    | SubscriptionRequest
-    | SignOutRequest
-    | AttentionRequest
-    | VisitsRequest
-    | SetVisitFlattrsRequest
-    | FlattrNowRequest
-    | PageStatusRequest
-    | SetSiteRequest
-    | SitesRequest
-    | SetModeRequest
-    | StatusRequest
-    | HistoryRequest
-    | ExportRequest
-    | TickRequest
-    | OpenDashboardRequest,
-    Field(discriminator="type"),
-]
-_REQUEST_MODELS: tuple[type[Message], ...] = (
-    HelloRequest,
-    TokenRequest,
-    SubscriptionRequest,
-    SignOutRequest,
-    AttentionRequest,
-    VisitsRequest,
-    SetVisitFlattrsRequest,
-    FlattrNowRequest,
-    PageStatusRequest,
-    SetSiteRequest,
-    SitesRequest,
-    SetModeRequest,
-    StatusRequest,
-    HistoryRequest,
-    ExportRequest,
-    TickRequest,
-    OpenDashboardRequest,
-)
-REQUEST_MODELS: dict[str, type[Message]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
-    for model in _REQUEST_MODELS
-}
-REQUEST_TYPES = frozenset(REQUEST_MODELS)
-
-
 def parse_request(message: dict[str, Any]) -> Message:
     """Validate one request. Dispatching on ``type`` ourselves (rather than through a TypeAdapter
     of the union) builds only the validators of the requests actually used: idle memory matters."""
@@ -393,7 +377,9 @@ def describe_errors(exc: ValidationError, whole: str = "message") -> str:
 class HelloResult(Message):
     protocol: int
     host_version: str
-    capabilities: list[str]
+    capabilities: list[str] = Field(
+        json_schema_extra={"items": {"enum": list(hello.CAPABILITIES), "type": "string"}}
+    )
     repairs: list[str] = Field(description="host manifests re-pointed at this host at start")
 
 
@@ -492,11 +478,7 @@ class QueueState(Message):
     delivered: int = 0
     waiting_other_account: int = 0
     next_retry_at: float | None = None
-    hold: str | None = Field(
-        None,
-        description="why nothing is being sent right now: backoff, rate_limited, refused, "
-        "signed_out, subscription_inactive, waiting_for_account (more may be added)",
-    )
+    hold: HoldReason | None = Field(None, description="why nothing is being sent right now")
     last_error: str | None = None
     last_error_at: float | None = None
     last_delivery_at: float | None = None
@@ -556,7 +538,7 @@ class Empty(Message):
 
 
 class ErrorBody(Message):
-    code: str
+    code: ErrorCode
     message: str
     command: str | None = Field(None, description="the exact command that fixes it, if any")
 
@@ -579,25 +561,37 @@ class Event(Message):
     data: dict[str, Any]
 
 
-RESULTS: dict[str, type[BaseModel]] = {
-    "hello": HelloResult,
-    "token": AccountState,
-    "subscription": AccountState,
-    "sign_out": AccountState,
-    "attention": AttentionResult,
-    "visits": VisitsResult,
-    "set_visit_flattrs": VisitFlattrsState,
-    "flattr_now": FlattrNowResult,
-    "page_status": PageStatus,
-    "set_site": SiteEntry,
-    "sites": SitesResult,
-    "set_mode": SitesResult,
-    "status": StatusResult,
-    "history": HistoryResult,
-    "export": ExportResult,
-    "tick": TickResult,
-    "open_dashboard": DashboardOpened,
+# Every request type, once: its request model and its result model. The parser, the schema and
+# the names below derive from it; tests check that the Service has an ``_on_<type>`` handler for
+# each, that protocol.js builds each and that PROTOCOL.md documents each.
+_REQUESTS: tuple[tuple[type[Message], type[Message]], ...] = (
+    (HelloRequest, HelloResult),
+    (TokenRequest, AccountState),
+    (SubscriptionRequest, AccountState),
+    (SignOutRequest, AccountState),
+    (AttentionRequest, AttentionResult),
+    (VisitsRequest, VisitsResult),
+    (SetVisitFlattrsRequest, VisitFlattrsState),
+    (FlattrNowRequest, FlattrNowResult),
+    (PageStatusRequest, PageStatus),
+    (SetSiteRequest, SiteEntry),
+    (SitesRequest, SitesResult),
+    (SetModeRequest, SitesResult),
+    (StatusRequest, StatusResult),
+    (HistoryRequest, HistoryResult),
+    (ExportRequest, ExportResult),
+    (TickRequest, TickResult),
+    (OpenDashboardRequest, DashboardOpened),
+)
+REQUEST_MODELS: dict[str, type[Message]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model for model, _ in _REQUESTS
 }
+RESULTS: dict[str, type[Message]] = {
+    type_: result for type_, (_, result) in zip(REQUEST_MODELS, _REQUESTS, strict=True)
+}
+REQUEST_TYPES = frozenset(REQUEST_MODELS)
+# The discriminated union of every request, for the schema (parse_request dispatches itself).
+Request: Any = Annotated[Union[tuple(REQUEST_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
 def json_schema() -> dict[str, Any]:
@@ -619,6 +613,7 @@ def json_schema() -> dict[str, Any]:
         "description": __doc__,
         "protocol_version": PROTOCOL_VERSION,
         "error_codes": ERROR_CODES,
+        "flush_lifts": list(FLUSH_LIFTS),
         "oneOf": [
             {"title": "request (extension → host)", **request},
             {"title": "ok reply (host → extension)", **add("OkReply", OkReply)},

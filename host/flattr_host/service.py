@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import (
+    HostError,
     accounts,
     creators,
     export,
@@ -40,12 +41,6 @@ INVALID = "invalid"
 FLATTR_ORIGIN_AUTHORITIES = frozenset({FLATTR_ORIGIN_HOST, f"{FLATTR_ORIGIN_HOST}:443"})
 # An unknown type is quoted back in its error only this far (it may be huge).
 MAX_ECHOED_TYPE = 64
-
-
-class RequestFailed(Exception):
-    def __init__(self, code: str, message: str, command: str | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.command = code, message, command
 
 
 class Service:
@@ -167,7 +162,7 @@ class Service:
         try:
             result, wake = handler(request)
             reply = ok(rid, result.model_dump(mode="json"))
-        except RequestFailed as exc:
+        except HostError as exc:
             self._undo_request()
             return error(rid, exc.code, exc.message, exc.command), False
         except sqlite3.Error as exc:
@@ -192,17 +187,17 @@ class Service:
     def _on_hello(self, r: p.HelloRequest) -> tuple[BaseModel, bool]:
         problem = hello.check_version(r.model_dump())
         if problem is not None:
-            raise RequestFailed(problem["code"], problem["message"], problem["command"] or None)
+            raise problem
         return p.HelloResult(**hello.hello_result()), False
 
     def _on_token(self, r: p.TokenRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
-            raise RequestFailed(
+            raise HostError(
                 "untrusted_origin",
                 "tokens are accepted only from a top-level https://flattr.com page",
             )
         if not accounts.is_bearer_token(r.token):  # it could never be sent: say so now
-            raise RequestFailed("invalid_request", accounts.NOT_A_BEARER_TOKEN)
+            raise HostError("invalid_request", accounts.NOT_A_BEARER_TOKEN)
         redact_secret(r.token)
         active = r.subscription.active if r.subscription else None
         account = accounts.sign_in(self.conn, r.token, active, self.clock())
@@ -214,12 +209,10 @@ class Service:
 
     def _on_subscription(self, r: p.SubscriptionRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
-            raise RequestFailed(
-                "untrusted_origin", "subscription changes come only from flattr.com"
-            )
+            raise HostError("untrusted_origin", "subscription changes come only from flattr.com")
         account = accounts.current(self.conn)
         if account is None:
-            raise RequestFailed("signed_out", "no account is signed in")
+            raise HostError("signed_out", "no account is signed in")
         accounts.set_subscription(self.conn, account.id, r.active)
         if r.active:
             holds.subscription_reactivated(self.conn, self.clock(), account.id)
@@ -303,9 +296,7 @@ class Service:
         )
         if outcome.flattr_id is None:
             code = "signed_out" if outcome.reason == "signed_out" else "not_counted"
-            raise RequestFailed(
-                code, outcome.detail or f"cannot flattr this page: {outcome.reason}"
-            )
+            raise HostError(code, outcome.detail or f"cannot flattr this page: {outcome.reason}")
         return p.FlattrNowResult(
             url=outcome.submit_url or outcome.url, flattr_id=outcome.flattr_id
         ), True
@@ -322,9 +313,7 @@ class Service:
         )
         d = s.decision
         return p.PageStatus(
-            decision=p.Decision(
-                counts=d.counts, site=d.site, url=d.url, reason=d.reason, detail=d.detail
-            ),
+            decision=p.Decision.model_validate(d, from_attributes=True),
             seconds_today=s.seconds_today,
             audio_page=s.audio_page,
             next_threshold=s.next_threshold,
@@ -340,13 +329,13 @@ class Service:
     def _on_set_site(self, r: p.SetSiteRequest) -> tuple[BaseModel, bool]:
         site = urls.site_of(r.site)
         if site is None:
-            raise RequestFailed("invalid_request", f"{r.site!r} is not a public site name")
+            raise HostError("invalid_request", f"{r.site!r} is not a public site name")
         try:
             site = sites.set_site(
                 self.conn, site, None if r.setting == "default" else r.setting, self.clock()
             )
         except ValueError as exc:
-            raise RequestFailed("invalid_request", str(exc)) from None
+            raise HostError("invalid_request", str(exc)) from None
         return status.site_entry(self.conn, site, self.clock(), self.settings), False
 
     def _on_sites(self, r: p.SitesRequest) -> tuple[BaseModel, bool]:
@@ -366,7 +355,7 @@ class Service:
         try:
             page = export.page(self.conn, r.cursor, self.settings.max_outgoing_frame)
         except ValueError as exc:
-            raise RequestFailed("invalid_request", str(exc)) from None
+            raise HostError("invalid_request", str(exc)) from None
         return p.ExportResult(part=page.part, rows=page.rows, cursor=page.cursor), False
 
     def _on_open_dashboard(self, r: p.OpenDashboardRequest) -> tuple[BaseModel, bool]:
@@ -375,7 +364,7 @@ class Service:
         try:
             opened = launch.open_dashboard(self.home, r.page)
         except launch.GuiMissing as exc:
-            raise RequestFailed("gui_unavailable", str(exc), exc.command) from None
+            raise HostError("gui_unavailable", str(exc), exc.command) from None
         return p.DashboardOpened(started=opened.started, focused=opened.focused), False
 
     def _on_tick(self, r: p.TickRequest) -> tuple[BaseModel, bool]:
@@ -408,14 +397,7 @@ def _meta(m: p.PageMeta) -> urls.PageMeta:
 
 
 def _result(x: ledger.SegmentResult) -> p.SegmentResult:
-    return p.SegmentResult(
-        url=x.url,
-        site=x.site,
-        counted=x.counted,
-        reason=x.reason,
-        seconds_today=x.seconds_today,
-        flattrs_queued=x.flattrs_queued,
-    )
+    return p.SegmentResult.model_validate(x, from_attributes=True)
 
 
 def _refused(s: p.InvalidSegment) -> p.SegmentResult:

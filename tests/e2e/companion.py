@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import procs
 from .browser import POLL_SECONDS, Tab, WaitTimeout
 from .rig import ARTIFACTS, Rig
 
@@ -27,6 +30,9 @@ POPUP_RENDERED = "document.getElementById('main')?.getAttribute('aria-busy') ===
 # each kind per second; any one restarts the 15 s attention window).
 READ_STEP_SECONDS = 0.3
 STATE_WAIT_SECONDS = 15.0
+# A killed host is gone this fast; the extension starts the next one within the other.
+HOST_GONE_SECONDS = 5.0
+HOST_RESTART_SECONDS = 10.0
 API = "(globalThis.browser ?? globalThis.chrome)"
 
 
@@ -130,6 +136,20 @@ class Companion:
 
     def wait_host_ready(self) -> dict[str, Any]:
         return self.wait_state(lambda s: s["host"]["state"] == "ready", "the host is ready")
+
+    def kill_host(self) -> int:
+        """SIGKILL the running host (mid-session); returns its pid once the extension has started a
+        new one and it is ready."""
+        (old_pid,) = self.rig.live_host_pids()
+        os.kill(old_pid, signal.SIGKILL)
+        assert procs.wait_gone([old_pid], HOST_GONE_SECONDS) == []
+        wait_until(
+            lambda: [p for p in self.rig.live_host_pids() if p != old_pid],
+            HOST_RESTART_SECONDS,
+            "the extension started a new host",
+        )
+        self.wait_host_ready()
+        return old_pid
 
     # --- sign-in --------------------------------------------------------------------------------
     def sign_in(self) -> None:

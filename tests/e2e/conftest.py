@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import chromium, extbuild, firefox, stubext
-from .rig import ARTIFACTS, Rig
+from . import chromium, extbuild, firefox
+from .companion import Companion
+from .rig import ARTIFACTS, E2E_SETTINGS, TIMINGS, Rig, open_rig
 
 BROWSERS = ("chromium", "firefox")
-# The host's figures for the scenarios (settings.json in FLATTR_HOST_HOME): thresholds a test can
-# cross in seconds, quick submission and retries. The product's defaults stay untouched.
-E2E_SETTINGS: dict[str, Any] = {
-    "thresholds": [3, 6],
-    "audio_thresholds": [4, 8],
-    "submit_delay": 0.2,
-    "backoff_base": 0.3,
-    "backoff_factor": 2.0,
-    "backoff_max": 1.0,
-    "request_timeout": 5.0,
-}
 E2E_DIR = Path(__file__).resolve().parent
-_TIMINGS: list[dict[str, Any]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,10 +52,6 @@ def browser_name(request: pytest.FixtureRequest) -> str:
     return name
 
 
-def stub_extension(browser: str) -> Callable[[Path], Path]:
-    return lambda directory: stubext.write_stub(directory, browser)
-
-
 @pytest.fixture(scope="session")
 def built_extension() -> Iterator[dict[str, Path]]:
     """The real extension, built once per session by scripts/build-extension."""
@@ -81,42 +64,13 @@ def real_extension(built_extension: dict[str, Path], browser_name: str) -> Calla
     return lambda directory: built_extension[browser_name]
 
 
-@contextmanager
-def open_rig(
-    request: pytest.FixtureRequest,
-    browser: str,
-    extension: Callable[[Path], Path],
-    **options: Any,
-) -> Iterator[Rig]:
-    """A rig for the requesting module; its logs are kept as artifacts when a test failed."""
-    label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    failed_before = request.session.testsfailed
-    started = time.monotonic()
-    rig = Rig(browser, label, extension, **options)
-    try:
-        yield rig
-    finally:
-        failed = request.session.testsfailed > failed_before
-        try:
-            rig.close(keep_logs=f"a test of {label} failed in {browser}" if failed else None)
-        finally:
-            _TIMINGS.append(
-                {
-                    "module": label,
-                    "browser": browser,
-                    **{k: round(v, 2) for k, v in rig.timings.items()},
-                    "total": round(time.monotonic() - started, 2),
-                }
-            )
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _TIMINGS:
+    if not TIMINGS:
         return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "timings.json").write_text(json.dumps(_TIMINGS, indent=2) + "\n")
+    (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
     terminalreporter.section("e2e timings (seconds)")
-    for row in _TIMINGS:
+    for row in TIMINGS:
         rest = ", ".join(f"{k} {v}" for k, v in row.items() if k not in ("module", "browser"))
         terminalreporter.write_line(f"{row['module']:>14} {row['browser']:<9} {rest}")
 
@@ -129,3 +83,22 @@ def rig(
     options = {"settings": E2E_SETTINGS, **getattr(request.module, "RIG_OPTIONS", {})}
     with open_rig(request, browser_name, real_extension, **options) as rig:
         yield rig
+
+
+@pytest.fixture(scope="module")
+def companion(rig: Rig) -> Companion:
+    """The extension in the module's browser, as a person drives it."""
+    return Companion(rig)
+
+
+@pytest.fixture(scope="module")
+def signed_in(companion: Companion) -> Companion:
+    """Signed in once for the module: ``pytestmark = pytest.mark.usefixtures("signed_in")``."""
+    companion.sign_in()
+    return companion
+
+
+@pytest.fixture(scope="module")
+def host_ready(companion: Companion) -> Companion:
+    companion.wait_host_ready()
+    return companion

@@ -11,13 +11,16 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flattr_host.sim.client import SimProcess
 
-from . import hostinstall, procs
+from . import hostinstall, procs, stubext
 from .browser import Browser
 from .network import Network
 from .run import RunDir
@@ -185,3 +188,51 @@ class Rig:
             self.run.remove()
         if check and strays:
             raise StrayProcesses(f"processes of the run outlived the browser: {strays}")
+
+
+# The host's figures for the scenarios (settings.json in FLATTR_HOST_HOME): thresholds a test can
+# cross in seconds, quick submission and retries. The product's defaults stay untouched.
+E2E_SETTINGS: dict[str, Any] = {
+    "thresholds": [3, 6],
+    "audio_thresholds": [4, 8],
+    "submit_delay": 0.2,
+    "backoff_base": 0.3,
+    "backoff_factor": 2.0,
+    "backoff_max": 1.0,
+    "request_timeout": 5.0,
+}
+# What each module's rig cost, for the summary at the end of the run.
+TIMINGS: list[dict[str, Any]] = []
+
+
+def stub_extension(browser: str) -> Callable[[Path], Path]:
+    return lambda directory: stubext.write_stub(directory, browser)
+
+
+@contextmanager
+def open_rig(
+    request: pytest.FixtureRequest,
+    browser: str,
+    extension: Callable[[Path], Path],
+    **options: Any,
+) -> Iterator[Rig]:
+    """A rig for the requesting module; its logs are kept as artifacts when a test failed."""
+    label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    failed_before = request.session.testsfailed
+    started = time.monotonic()
+    rig = Rig(browser, label, extension, **options)
+    try:
+        yield rig
+    finally:
+        failed = request.session.testsfailed > failed_before
+        try:
+            rig.close(keep_logs=f"a test of {label} failed in {browser}" if failed else None)
+        finally:
+            TIMINGS.append(
+                {
+                    "module": label,
+                    "browser": browser,
+                    **{k: round(v, 2) for k, v in rig.timings.items()},
+                    "total": round(time.monotonic() - started, 2),
+                }
+            )

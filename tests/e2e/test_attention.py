@@ -15,8 +15,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # Longer than the 15 s attention window a page load opens: only input gets past it.
 THRESHOLDS = [3, 16]
@@ -37,11 +36,7 @@ AUDIO_PAGE_SECONDS = 20.0  # the extension's AUDIO_PAGE_AFTER_SECONDS
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def delivered(rig: Rig) -> Counter[str]:

@@ -22,11 +22,6 @@ WINDOW_START_SECONDS = 60.0
 pytestmark = pytest.mark.skipif(not launch.gui_installed(), reason="needs the gui extra")
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    return Companion(rig)
-
-
 def test_open_dashboard_from_the_popup_then_from_the_options_page(
     rig: Rig, companion: Companion
 ) -> None:

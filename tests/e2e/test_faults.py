@@ -15,11 +15,7 @@ PAGE_C = f"http://{sites.NEWS}/today"
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def bulk_requests(rig: Rig, url: str) -> list[dict[str, object]]:

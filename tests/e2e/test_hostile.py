@@ -22,11 +22,7 @@ MALLORY_PAGE = f"/oauth/ext?sim_user={MALLORY}"
 EARLY_MARKER = "early=1"
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.wait_host_ready()
-    return companion
+pytestmark = pytest.mark.usefixtures("host_ready")
 
 
 def assert_no_token(rig: Rig, companion: Companion) -> None:

@@ -13,8 +13,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # The second threshold is past the 15 s attention window that selecting the tab opens by itself:
 # only input reported by a live content script reaches it.
@@ -24,11 +23,7 @@ LONG_READ_SECONDS = 17.5
 DELIVERY_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def test_a_tab_open_before_the_extension_restarted_counts(rig: Rig, companion: Companion) -> None:

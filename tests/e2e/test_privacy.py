@@ -12,8 +12,7 @@ import pytest
 
 from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS, open_rig
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig, open_rig
 
 PUBLIC_URL = f"http://{sites.BLOG}/posts/attention-is-all"
 PRIVATE_URL = f"http://{sites.BLOG}/posts/second-post"
@@ -33,11 +32,7 @@ def rig(
         yield rig
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def attention_urls(rig: Rig) -> set[str]:

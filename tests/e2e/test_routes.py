@@ -10,8 +10,6 @@ the local Flattr server:
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import time
 import urllib.parse
@@ -19,10 +17,9 @@ from collections import Counter
 
 import pytest
 
-from . import procs, sites
+from . import sites
 from .companion import Companion, read, wait_until
-from .conftest import E2E_SETTINGS
-from .rig import Rig
+from .rig import E2E_SETTINGS, Rig
 
 # Short visit rules: a burst is 4 visits, each at least 1 s after the preceding navigation.
 VISIT_SETTINGS = {"visit_burst_gap": 1.0, "visit_quiet_after": 0.3}
@@ -30,7 +27,6 @@ RIG_OPTIONS = {"settings": {**E2E_SETTINGS, **VISIT_SETTINGS}}
 SHORT_READ_SECONDS = 3.6  # past the first threshold (3 s)
 NAVIGATION_PAUSE_SECONDS = 1.5  # longer than visit_burst_gap
 DELIVERY_SECONDS = 10.0
-RECONNECT_SECONDS = 10.0
 DAY_SECONDS = 86_400.0
 META_PAGE = f"http://{sites.CREATOR}{sites.CREATOR_META_PATH}"
 BUTTON_PAGE = f"http://{sites.CREATOR}{sites.CREATOR_BUTTON_PATH}"
@@ -43,11 +39,7 @@ def auto_submit(page: str, user: str, **extra: str) -> str:
     return f"https://flattr.com/submit/auto?{query}"
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    companion = Companion(rig)
-    companion.sign_in()
-    return companion
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 def delivered(rig: Rig) -> Counter[str]:
@@ -124,15 +116,7 @@ def test_daily_visit_flattrs_from_real_navigations(rig: Rig, companion: Companio
     assert "https://example.net/" not in delivered(rig)  # not before the day changed
 
     _travel_two_days(rig)
-    (old_pid,) = rig.live_host_pids()
-    os.kill(old_pid, signal.SIGKILL)
-    assert procs.wait_gone([old_pid], 5) == []
-    wait_until(
-        lambda: [p for p in rig.live_host_pids() if p != old_pid],
-        RECONNECT_SECONDS,
-        "the extension started a new host",
-    )
-    companion.wait_host_ready()
+    companion.kill_host()
     wait_delivered(rig, "https://example.net/", "https://example.org/")
     reasons = rig.query("SELECT DISTINCT reason FROM flattrs WHERE url LIKE 'https://example.%/'")
     assert reasons == [{"reason": "visits"}]

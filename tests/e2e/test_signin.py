@@ -15,11 +15,6 @@ OTHER_FLATTR_PAGE = "https://flattr.com/oauth/ext/"
 SETTLE_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def companion(rig: Rig) -> Companion:
-    return Companion(rig)
-
-
 def test_popup_shows_signed_out_with_a_sign_in_button(rig: Rig, companion: Companion) -> None:
     companion.wait_host_ready()
     popup = companion.open_popup()

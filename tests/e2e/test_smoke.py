@@ -11,9 +11,8 @@ import pytest
 
 from . import sites
 from .companion import wait_until
-from .conftest import open_rig, stub_extension
 from .hostinstall import CHROMIUM_ID, FIREFOX_ID
-from .rig import Rig
+from .rig import Rig, open_rig, stub_extension
 from .stubext import STATUS_PAGE
 
 STUB_STATE = (

@@ -3,6 +3,7 @@
 // URL is exactly on https://flattr.com, and every `detail` is type-checked here again even though
 // the content script already did. The browser API and the host are injected.
 import { FLATTR_ORIGIN, MAX_TOKEN_LENGTH, MAX_URL_LENGTH } from "./settings.js";
+import { errorOf } from "./host.js";
 import * as build from "./protocol.js";
 import { isFlattrPage, isSignInPage } from "./urls.js";
 
@@ -128,9 +129,4 @@ export class FlattrSite {
       return { ok: false, error: errorOf(err) };
     }
   }
-}
-
-export function errorOf(err) {
-  if (err && typeof err.toJSON === "function") return err.toJSON();
-  return { code: err?.code ?? "internal_error", message: String(err?.message ?? err) };
 }

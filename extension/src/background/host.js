@@ -5,6 +5,7 @@
 // States: connecting → ready; missing (the browser cannot start the host, or the host refused
 // this extension); outdated (`upgrade_required`); misconfigured (`settings_invalid`: the host's
 // settings file needs fixing); crashed (the port dropped: reconnect with back-off). Chrome ≥ 105 keeps the service worker alive while this port is open.
+import { INSTALL_COMMAND } from "../common/messages.js";
 import * as S from "./settings.js";
 import * as build from "./protocol.js";
 import { realTimers } from "./timers.js";
@@ -28,12 +29,16 @@ const MISSING_PATTERNS = [
   /invalid native messaging host name/i,
 ];
 // Host errors after which it exits on purpose: reconnecting at once would not help.
-const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
+export const FATAL_HOST_CODES = new Set(["forbidden_caller", "frame_too_large"]);
 
 // States the user fixes at the computer: the popup looks again whenever it opens.
 const USER_FIXABLE = new Set([STATES.MISSING, STATES.OUTDATED, STATES.MISCONFIGURED]);
 
-export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
+/** `{code, message}` of any error, for an answer to the popup, options page or flattr.com. */
+export function errorOf(err) {
+  if (err && typeof err.toJSON === "function") return err.toJSON();
+  return { code: err?.code ?? "internal_error", message: String(err?.message ?? err) };
+}
 
 export class HostError extends Error {
   /**

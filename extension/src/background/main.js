@@ -4,8 +4,8 @@
 import { api, browserName } from "../common/api.js";
 import { BG_CHANGED, FLATTR, FLATTR_PORT_NAME, PAGE } from "../common/messages.js";
 import { toolbarState, Toolbar } from "./badge.js";
-import { checkSender, errorOf, FlattrSite } from "./handshake.js";
-import { HostConnection, STATES } from "./host.js";
+import { checkSender, FlattrSite } from "./handshake.js";
+import { errorOf, HostConnection, STATES } from "./host.js";
 import { Injector } from "./inject.js";
 import * as build from "./protocol.js";
 import { BADGE_DEBOUNCE_MS, TICK_ALARM_NAME, TICK_PERIOD_MINUTES } from "./settings.js";

@@ -2,7 +2,7 @@
 // `{ok: true, ...}` (host results are spread into it) or `{ok: false, error: {code, message,
 // command?}}`; nothing throws to the caller.
 import * as build from "./protocol.js";
-import { errorOf } from "./handshake.js";
+import { errorOf } from "./host.js";
 import {
   EXPORT_MAX_PAGES,
   EXPORT_TIMEOUT_MS,

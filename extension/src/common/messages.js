@@ -2,6 +2,9 @@
 // background messages are described in docs/extension.md; content scripts cannot import modules
 // and spell the same strings.
 
+// How to install the host: the background's "missing" state carries it, the popup shows it.
+export const INSTALL_COMMAND = "pipx install flattr-companion && flattr-host install";
+
 // Popup / options → background (answer: {ok: true, ...} or {ok: false, error: {code, message}}).
 export const UI = Object.freeze({
   STATE: "ui:state",

@@ -2,15 +2,14 @@
 // and URLs are hostile input), wires the controls to the documented `ui:*` requests and re-fetches
 // on `bg:changed`.
 import { api } from "../common/api.js";
-import { $, copyText, request, setText, show } from "../common/page.js";
+import { $, mountHostCard, renderHost, request, setText, show } from "../common/page.js";
+import { errorText, hostView } from "../common/view.js";
 import {
   SIGN_OUT_CONFIRM,
   accountSection,
   builtinView,
-  errorText,
   exportFile,
   historyView,
-  hostView,
   modeView,
   parseSiteInput,
   siteRows,
@@ -50,17 +49,6 @@ function notice(text) {
 }
 
 // ---- host and account -----------------------------------------------------------------------
-
-function renderHost(host) {
-  show($("host"), Boolean(host));
-  if (!host) return;
-  $("host").dataset.tone = host.tone;
-  $("host-title").textContent = host.headline;
-  $("host-sentences").replaceChildren(...host.sentences.map((s) => el("p", s)));
-  show($("host-command-row"), Boolean(host.command));
-  $("host-command").textContent = host.command || "";
-  setText("host-detail", host.detail);
-}
 
 function renderAccount(section) {
   $("account-text").textContent = section.text;
@@ -316,12 +304,8 @@ function scheduleRefresh() {
   refetchTimer = setTimeout(refresh, REFETCH_DEBOUNCE_MS);
 }
 
-function copyCommand() {
-  return copyText($("host-command"), notice);
-}
-
 function wire() {
-  $("copy-command").addEventListener("click", copyCommand);
+  mountHostCard(notice);
   $("sign-in").addEventListener("click", async () => {
     const answer = await request({ kind: "ui:sign-in" });
     if (!answer.ok) notice(errorText(answer.error));

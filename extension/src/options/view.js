@@ -5,14 +5,10 @@ import {
   MAX_TITLE_CHARS,
   MAX_URL_CHARS,
   cleanText,
-  errorText,
   formatRelative,
-  hostView,
   plural,
   safeHref,
-} from "../popup/view.js";
-
-export { errorText, hostView };
+} from "../common/view.js";
 
 export const MODES = [
   {

@@ -2,8 +2,9 @@
 // titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
 // re-fetches when the background says `bg:changed`.
 import { api } from "../common/api.js";
-import { $, copyText, request, setText, show } from "../common/page.js";
-import { FLATTR_HOME, errorText, flattrNowText, popupView } from "./view.js";
+import { $, mountHostCard, renderHost, request, setLines, setText, show } from "../common/page.js";
+import { errorText } from "../common/view.js";
+import { FLATTR_HOME, flattrNowText, popupView } from "./view.js";
 
 // Relative times ("in 4 min") are re-rendered this often while the popup stays open.
 const RERENDER_MS = 15000;
@@ -17,30 +18,8 @@ let refetchTimer = null;
 
 const nowSeconds = () => Date.now() / 1000;
 
-/** One <p> (or <li>) per sentence, as text. */
-function setLines(id, lines, tag = "p") {
-  const items = (lines || []).map((line) => {
-    const el = document.createElement(tag);
-    el.textContent = line;
-    return el;
-  });
-  $(id).replaceChildren(...items);
-}
-
 function notice(text) {
   $("notice").textContent = text || "";
-}
-
-function renderHost(host) {
-  show($("host"), Boolean(host));
-  if (!host) return;
-  $("host").dataset.tone = host.tone;
-  $("host-title").textContent = host.headline;
-  setLines("host-sentences", host.sentences);
-  show($("host-command-row"), Boolean(host.command));
-  $("host-command").textContent = host.command || "";
-  setText("host-alternative", host.alternative);
-  setText("host-detail", host.detail);
 }
 
 function renderAccount(account, subscription) {
@@ -150,12 +129,8 @@ async function busy(button, action) {
   }
 }
 
-function copyCommand() {
-  return copyText($("host-command"), notice);
-}
-
 function wire() {
-  $("copy-command").addEventListener("click", copyCommand);
+  mountHostCard(notice);
   $("sign-in").addEventListener("click", async () => {
     const answer = await request({ kind: "ui:sign-in" });
     if (answer.ok) window.close();
