@@ -30,7 +30,7 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:8]
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -90,8 +90,8 @@ class App:
             return False
         return (
             given.scheme == registered.scheme == "http"
-            and _loopback(given.hostname or "")
-            and _loopback(registered.hostname or "")
+            and loopback(given.hostname or "")
+            and loopback(registered.hostname or "")
             and (given.path or "/") == (registered.path or "/")
             and not given.fragment
             and not given.username

@@ -8,7 +8,6 @@ as a form-encoded POST with ``_event=pendingclickcreate``.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import threading
@@ -19,6 +18,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .accounts import loopback
 from .settings import WEBHOOK_TIMEOUT_SECONDS
 
 log = logging.getLogger("flattr_host.sim")
@@ -96,18 +96,9 @@ def check_webhook_url(url: str) -> str:
     """The simulator only ever calls this machine: http(s) to a loopback address."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not _loopback(host):
+    if parts.scheme not in ("http", "https") or not loopback(host):
         raise ValueError("webhook_url must be http(s) to 127.0.0.0/8, ::1 or localhost")
     return url
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def pending_click_form(
