@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmarks import browser, drain, host  # noqa: E402
-from benchmarks.common import Figure  # noqa: E402
+from benchmarks import browser, drain, host
+from benchmarks.common import Figure
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,26 @@ class Sizes:
     page_loads: int
 
 
-FULL = Sizes(spawns=15, segments=2000, intake_runs=3, memory_runs=3, backlog=100_000,
-             drain_runs=3, popup_runs=10, page_loads=30)
-SMOKE = Sizes(spawns=2, segments=40, intake_runs=1, memory_runs=1, backlog=500,
-              drain_runs=1, popup_runs=1, page_loads=2)
+FULL = Sizes(
+    spawns=15,
+    segments=2000,
+    intake_runs=3,
+    memory_runs=3,
+    backlog=100_000,
+    drain_runs=3,
+    popup_runs=10,
+    page_loads=30,
+)
+SMOKE = Sizes(
+    spawns=2,
+    segments=40,
+    intake_runs=1,
+    memory_runs=1,
+    backlog=500,
+    drain_runs=1,
+    popup_runs=1,
+    page_loads=2,
+)
 NAMES = ("cold_start", "intake", "memory", "drain", "popup", "content_script")
 
 
@@ -55,7 +71,9 @@ def figures(work: Path, s: Sizes) -> dict[str, Callable[[], Figure]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--smoke", action="store_true", help="every figure once, briefly")
     parser.add_argument("--json", action="store_true", help="the table as JSON on stdout")
     parser.add_argument("--only", action="append", choices=NAMES, help="just these figures")
@@ -83,13 +101,21 @@ def main() -> int:
 def table(rows: list[Figure]) -> str:
     head = ("figure", "ours", "reference", "ratio", "goal", "met")
     body = [
-        (r.name, f"{r.ours:.4g} {r.unit}", f"{r.reference:.4g} {r.unit}", f"{r.ratio:.2f}×",
-         r.goal, ("yes" if r.met else "NO") + (f" ({r.note})" if r.note else ""))
+        (
+            r.name,
+            f"{r.ours:.4g} {r.unit}",
+            f"{r.reference:.4g} {r.unit}",
+            f"{r.ratio:.2f}×",
+            r.goal,
+            ("yes" if r.met else "NO") + (f" ({r.note})" if r.note else ""),
+        )
         for r in rows
     ]
     widths = [max(len(line[i]) for line in (head, *body)) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip()
-             for line in (head, *body)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in (head, *body)
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported for real only after hello, see _Backend
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
 RECEIPT_FILE = "install-receipt.json"
+IDLE_CHECKPOINTS = os.name != "nt"
 SEE_WHY = "run `flattr-host status` in a terminal to see what is wrong"
 
 
@@ -79,6 +80,14 @@ class FrameReader:
         payload = bytes(self._buffer[framing.HEADER.size : framing.HEADER.size + length])
         del self._buffer[: framing.HEADER.size + length]
         return payload
+
+    def idle_for(self, seconds: float) -> bool:
+        """True when nothing arrives on stdin within ``seconds`` (nothing buffered either)."""
+        if self._buffer:
+            return False
+        import select  # not before hello: nothing waits this way until a request was answered
+
+        return not select.select([self._fd], [], [], seconds)[0]
 
     def has_complete_frame(self) -> bool:
         if len(self._buffer) < framing.HEADER.size:
@@ -161,6 +170,8 @@ def serve(
     backend = _Backend(home, settings, writer.send, broken)
     try:
         while True:
+            if backend.wal_dirty and reader.idle_for(settings.idle_checkpoint_after):
+                backend.checkpoint()  # nobody is waiting for us now
             batch: list[Any] = []
             try:
                 batch.append(_decode(reader.read()))
@@ -205,6 +216,9 @@ class _Backend:
         self._broken = broken
         self.loop: SubmitLoop | None = None
         self.service: Service | None = None
+        # Requests were committed since the last checkpoint (POSIX only: select() cannot wait on
+        # a pipe on Windows, where SQLite's own checkpoints inside COMMIT stay).
+        self.wal_dirty = False
 
     def start_loop(self) -> str | None:
         """None once the loop runs, else why it cannot (database, logs) and what to do."""
@@ -228,11 +242,19 @@ class _Backend:
                 self.service = Service.open(
                     self._home, self._settings, emit=self._emit, loop=self.loop
                 )
+                if IDLE_CHECKPOINTS:
+                    self.service.defer_checkpoints()
             except Exception as exc:
                 why = _cannot_start(exc)
         if self.service is None:
             return [error(request_id(m), "storage_error", str(why)) for m in batch]
+        self.wal_dirty = IDLE_CHECKPOINTS
         return self.service.handle_batch(batch)
+
+    def checkpoint(self) -> None:
+        if self.service is not None:
+            self.service.checkpoint()
+        self.wal_dirty = False
 
     def close(self) -> None:
         if self.service is not None:

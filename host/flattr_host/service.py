@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -36,6 +37,8 @@ FLATTR_ORIGIN_HOST = "flattr.com"
 INVALID = "invalid"
 # How that origin may be written in a page URL: no user info, no port other than https's own.
 FLATTR_ORIGIN_AUTHORITIES = frozenset({FLATTR_ORIGIN_HOST, f"{FLATTR_ORIGIN_HOST}:443"})
+# Batch ids past ``attention_batch_memory`` are deleted at most this often (seconds).
+BATCH_PURGE_INTERVAL = 3600.0
 # An unknown type is quoted back in its error only this far (it may be huge).
 MAX_ECHOED_TYPE = 64
 
@@ -59,6 +62,9 @@ class Service:
         self.clock = time.time
         # The attention day whose visit flattrs were last looked at by this process.
         self._visits_checked_day: str | None = None
+        # When batch ids past their memory were last deleted (not at every request: a resend
+        # is answered from whatever is still stored, so a late purge changes nothing).
+        self._batches_purged_at = -math.inf
 
     @classmethod
     def open(
@@ -71,6 +77,19 @@ class Service:
 
     def close(self) -> None:
         self.conn.close()
+
+    def defer_checkpoints(self) -> None:
+        """From now on the caller runs ``checkpoint`` at idle moments: commits no longer do (up
+        to ``wal_checkpoint_pages``), so no request waits for one."""
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.settings.wal_checkpoint_pages)}")
+
+    def checkpoint(self) -> None:
+        """Move committed pages from the WAL into the database: while nobody waits for a reply.
+        PASSIVE: never waits for another connection; what it cannot copy now is copied later."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # nothing is lost: the WAL keeps it
+            log.warning("checkpoint skipped: %s", exc)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -259,10 +278,12 @@ class Service:
             ]
         )
         if r.batch is not None:
-            self.conn.execute(
-                "DELETE FROM attention_batches WHERE recorded_at < ?",
-                (now - self.settings.attention_batch_memory,),
-            )
+            if now - self._batches_purged_at >= BATCH_PURGE_INTERVAL:
+                self.conn.execute(
+                    "DELETE FROM attention_batches WHERE recorded_at < ?",
+                    (now - self.settings.attention_batch_memory,),
+                )
+                self._batches_purged_at = now  # a rolled-back purge is only done later
             self.conn.execute(
                 "INSERT INTO attention_batches (batch, results, recorded_at) VALUES (?, ?, ?)",
                 (r.batch, answer.model_dump_json(), now),

@@ -110,6 +110,11 @@ class Settings(NamedTuple):
     # "NORMAL" in WAL mode survives a killed process (the acknowledgement contract); "FULL" also
     # survives power loss at the cost of an fsync per commit.
     synchronous: str = "NORMAL"
+    # The request connection never checkpoints the WAL while it commits (SQLite's default does so
+    # inside every 1000th page's COMMIT, an fsync the browser would wait for): it checkpoints
+    # once no request has come for this many seconds, or inside a commit only past this many pages.
+    idle_checkpoint_after: float = 1.0
+    wal_checkpoint_pages: int = 20_000
 
     # --- logs -------------------------------------------------------------------------------
     log_max_bytes: int = 1024 * 1024

@@ -1,1 +1,1 @@
-"""The figures of ``./scripts/bench``: each one ours against a reference measured in the same run."""
+"""The figures of ``./scripts/bench``, each measured against a reference in the same run."""

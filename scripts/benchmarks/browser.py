@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import HOST_SOURCE, REPO, Figure, HOST_BOOTSTRAP
+from .common import HOST_BOOTSTRAP, HOST_SOURCE, REPO, Figure
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # what /usr/bin/chromium execs
 EXTENSION_ID = "pceboilfpeijfppedbhfdflpddadaoml"
@@ -57,8 +57,11 @@ def popup_time_to_status(work: Path, runs: int) -> Figure:
     times: dict[str, list[float]] = {"ours": [], "ref": []}
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True,
-            args=_args(extension), ignore_default_args=["--disable-extensions"],
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=_args(extension),
+            ignore_default_args=["--disable-extensions"],
         )
         try:
             context.add_init_script(SHOWN_RECORDER)
@@ -74,7 +77,11 @@ def popup_time_to_status(work: Path, runs: int) -> Figure:
             context.close()
     ours, ref = statistics.median(times["ours"]), statistics.median(times["ref"])
     return Figure(
-        "popup time to status (cold worker)", "ms", ours, ref, f"≤ {POPUP_GOAL}×",
+        "popup time to status (cold worker)",
+        "ms",
+        ours,
+        ref,
+        f"≤ {POPUP_GOAL}×",
         ours / ref <= POPUP_GOAL,
     )
 
@@ -95,14 +102,16 @@ def _open(context: Any, path: str) -> float:
 
 def _worker(context: Any) -> None:
     deadline = time.monotonic() + WAIT_MS / 1000
-    while not any(w.url.startswith(f"chrome-extension://{EXTENSION_ID}") for w in context.service_workers):
+    while not any(
+        w.url.startswith(f"chrome-extension://{EXTENSION_ID}") for w in context.service_workers
+    ):
         if time.monotonic() > deadline:
             raise RuntimeError("the extension's service worker never started")
         context.pages[0].wait_for_timeout(50)
 
 
 def _stop_workers(context: Any, cdp: Any) -> None:
-    """A cold start: the browser stops the worker (and with it the host's port), as after 30 s idle."""
+    """A cold start: the worker stopped (and with it the host's port), as after 30 s idle."""
     cdp.send("ServiceWorker.enable")
     cdp.send("ServiceWorker.stopAllWorkers")
     cdp.send("ServiceWorker.disable")
@@ -129,7 +138,9 @@ def content_script_cost(work: Path, loads: int) -> Figure:
     with _article_server() as port, sync_playwright() as pw:
         contexts = {
             kind: pw.chromium.launch_persistent_context(
-                str(work / f"content-{kind}"), executable_path=str(CHROMIUM), headless=True,
+                str(work / f"content-{kind}"),
+                executable_path=str(CHROMIUM),
+                headless=True,
                 args=_args(extension if kind == "ours" else None, port),
                 ignore_default_args=["--disable-extensions"] if kind == "ours" else [],
             )
@@ -137,7 +148,7 @@ def content_script_cost(work: Path, loads: int) -> Figure:
         }
         try:
             url = f"http://{ARTICLE_HOST}/2026/11/29/a-long-read.html"
-            for kind, context in contexts.items():
+            for context in contexts.values():
                 _script_ms(context, url)  # warm caches
             for _ in range(loads):
                 for kind, context in contexts.items():
@@ -147,8 +158,12 @@ def content_script_cost(work: Path, loads: int) -> Figure:
                 context.close()
     ours, ref = statistics.median(costs["ours"]), statistics.median(costs["ref"])
     return Figure(
-        "content script per page load", "ms script", ours, ref,
-        f"≤ +{CONTENT_SCRIPT_GOAL_MS:.0f} ms", ours - ref <= CONTENT_SCRIPT_GOAL_MS,
+        "content script per page load",
+        "ms script",
+        ours,
+        ref,
+        f"≤ +{CONTENT_SCRIPT_GOAL_MS:.0f} ms",
+        ours - ref <= CONTENT_SCRIPT_GOAL_MS,
         f"added {ours - ref:.2f} ms",
     )
 
@@ -167,8 +182,15 @@ def _script_ms(context: Any, url: str) -> float:
 
 
 def _args(extension: Path | None, port: int | None = None) -> list[str]:
-    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--password-store=basic"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--password-store=basic",
+    ]
     if extension is not None:
         args += [f"--disable-extensions-except={extension}", f"--load-extension={extension}"]
     if port is not None:
@@ -186,7 +208,9 @@ def _build_extension(work: Path) -> Path:
     out = work / "extension"
     subprocess.run(
         [str(REPO / "scripts" / "build-extension"), "--out", str(out)],
-        check=True, capture_output=True, cwd=REPO,
+        check=True,
+        capture_output=True,
+        cwd=REPO,
     )
     chromium = out / "chromium"
     (chromium / REFERENCE_POPUP).write_text(
@@ -212,31 +236,44 @@ def _install_host(profile: Path, home: Path, launcher: Path) -> None:
         f"FLATTR_HOST_HOME={shlex.quote(str(home))}; export FLATTR_HOST_HOME\n"
         f"FLATTR_HOST_SOURCE={shlex.quote(str(HOST_SOURCE))}; export FLATTR_HOST_SOURCE\n"
         "FLATTR_API_BASE=http://127.0.0.1:9; export FLATTR_API_BASE\n"
-        f"exec {shlex.quote(sys.executable)} -I -c {shlex.quote(HOST_BOOTSTRAP)} \"$@\"\n"
+        f'exec {shlex.quote(sys.executable)} -I -c {shlex.quote(HOST_BOOTSTRAP)} "$@"\n'
     )
     launcher.chmod(0o755)
     manifest = profile / "NativeMessagingHosts" / f"{HOST_NAME}.json"
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({
-        "name": HOST_NAME, "description": "flattr-host (benchmark)", "path": str(launcher),
-        "type": "stdio", "allowed_origins": [f"chrome-extension://{EXTENSION_ID}/"],
-    }))
+    manifest.write_text(
+        json.dumps(
+            {
+                "name": HOST_NAME,
+                "description": "flattr-host (benchmark)",
+                "path": str(launcher),
+                "type": "stdio",
+                "allowed_origins": [f"chrome-extension://{EXTENSION_ID}/"],
+            }
+        )
+    )
 
 
 def article_html() -> bytes:
     """A long read as news sites serve it: header, nav, ~2500 words, figures, a comments block."""
-    words = ("attention flattr reader creator page minutes story thought detail evidence "
-             "argument paragraph history source quote example figure chapter note").split()
+    words = [
+        *("attention", "flattr", "reader", "creator", "page", "minutes", "story", "thought"),
+        *("detail", "evidence", "argument", "paragraph", "history", "source", "quote"),
+        *("example", "figure", "chapter", "note"),
+    ]
     paragraphs = []
     for n in range(60):
         text = " ".join(words[(n * 7 + k) % len(words)] for k in range(45))
         paragraphs.append(f"<p>{text.capitalize()}.</p>")
         if n % 12 == 0:
-            paragraphs.append(f"<h2>Part {n // 12 + 1}</h2><figure><div style='height:200px'></div>"
-                              f"<figcaption>Figure {n // 12 + 1}</figcaption></figure>")
+            paragraphs.append(
+                f"<h2>Part {n // 12 + 1}</h2><figure><div style='height:200px'></div>"
+                f"<figcaption>Figure {n // 12 + 1}</figcaption></figure>"
+            )
     nav = "".join(f"<li><a href='/section/{k}'>Section {k}</a></li>" for k in range(30))
-    comments = "".join(f"<article><b>Reader {k}</b><p>{words[k % 19]} comment</p></article>"
-                       for k in range(40))
+    comments = "".join(
+        f"<article><b>Reader {k}</b><p>{words[k % 19]} comment</p></article>" for k in range(40)
+    )
     html = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>A long read about attention</title>"
@@ -255,7 +292,7 @@ def _article_server() -> Iterator[int]:
     body = article_html()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))

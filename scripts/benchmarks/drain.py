@@ -9,8 +9,12 @@ import statistics
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import Figure
+
+if TYPE_CHECKING:
+    from flattr_host.sim.client import SimProcess
 
 DRAIN_GOAL = 1.2
 BULK_PATH = "/rest/v2/flattr/bulk"
@@ -44,8 +48,15 @@ def backlog_drain(home: Path, count: int, runs: int) -> Figure:
                 account = accounts.sign_in(conn, sim.token, True, now)
                 for url in urls:
                     queue.enqueue(
-                        conn, url=url, page_url=url, site="example.org", title=None,
-                        day="2026-11-29", reason="attention", account_id=account.id, now=now,
+                        conn,
+                        url=url,
+                        page_url=url,
+                        site="example.org",
+                        title=None,
+                        day="2026-11-29",
+                        reason="attention",
+                        account_id=account.id,
+                        now=now,
                     )
             submitter = Submitter(conn, settings)
             started = time.perf_counter()
@@ -60,7 +71,9 @@ def backlog_drain(home: Path, count: int, runs: int) -> Figure:
             import httpx
 
             window()
-            batches = [urls[i : i + settings.batch_size] for i in range(0, count, settings.batch_size)]
+            batches = [
+                urls[i : i + settings.batch_size] for i in range(0, count, settings.batch_size)
+            ]
             headers = {"Authorization": f"Bearer {sim.token}", "Content-Type": "application/json"}
             started = time.perf_counter()
             with httpx.Client(timeout=settings.request_timeout) as client:
@@ -72,20 +85,32 @@ def backlog_drain(home: Path, count: int, runs: int) -> Figure:
             _check(sim, count, requests, limit, count, "reference", problems)
             return elapsed
 
-        times = {"host": [], "ref": []}
+        times: dict[str, list[float]] = {"host": [], "ref": []}
         for run in range(runs):
             times["ref"].append(reference())
             times["host"].append(ours(run))
     ours_s, ref_s = statistics.median(times["host"]), statistics.median(times["ref"])
     met = ours_s / ref_s <= DRAIN_GOAL and not problems
     return Figure(
-        f"backlog drain ({count} flattrs)", "s", ours_s, ref_s,
-        f"≤ {DRAIN_GOAL}×, {requests} requests, no 429", met, "; ".join(problems),
+        f"backlog drain ({count} flattrs)",
+        "s",
+        ours_s,
+        ref_s,
+        f"≤ {DRAIN_GOAL}×, {requests} requests, no 429",
+        met,
+        "; ".join(problems),
     )
 
 
-def _check(sim, count: int, requests: int, limit: int, delivered: int, who: str,
-           problems: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _check(
+    sim: SimProcess,
+    count: int,
+    requests: int,
+    limit: int,
+    delivered: int,
+    who: str,
+    problems: list[str],
+) -> None:
     received = sim.control.received()
     flattrs = len(sim.control.flattrs())
     statuses = {r.get("status") for r in received}
@@ -94,4 +119,6 @@ def _check(sim, count: int, requests: int, limit: int, delivered: int, who: str,
     if 429 in statuses or len(received) > limit:
         problems.append(f"{who}: the rate limit was exceeded")
     if flattrs != count or delivered != count:
-        problems.append(f"{who}: {flattrs} flattrs reached the server, {delivered} delivered, not {count}")
+        problems.append(
+            f"{who}: {flattrs} flattrs reached the server, {delivered} delivered, not {count}"
+        )

@@ -40,8 +40,12 @@ def cold_start(home: Path, runs: int) -> Figure:
     ours, ref = statistics.median(times["host"]), statistics.median(times["echo"])
     ratio = ours / ref
     return Figure(
-        "cold start (spawn → hello)", "ms", ours * 1000, ref * 1000,
-        f"≤ {COLD_START_GOAL}×", ratio <= COLD_START_GOAL,
+        "cold start (spawn → hello)",
+        "ms",
+        ours * 1000,
+        ref * 1000,
+        f"≤ {COLD_START_GOAL}×",
+        ratio <= COLD_START_GOAL,
     )
 
 
@@ -110,8 +114,12 @@ def memory(home: Path, runs: int) -> Figure:
     ref = statistics.median(_rss_after_day("echo", home / f"mem-{r}") for r in range(runs))
     met = ours / ref <= MEMORY_RATIO_GOAL and ours <= MEMORY_MB_GOAL
     return Figure(
-        "idle memory after a day", "MB", ours, ref,
-        f"≤ {MEMORY_RATIO_GOAL}× and ≤ {MEMORY_MB_GOAL:.0f} MB", met,
+        "idle memory after a day",
+        "MB",
+        ours,
+        ref,
+        f"≤ {MEMORY_RATIO_GOAL}× and ≤ {MEMORY_MB_GOAL:.0f} MB",
+        met,
     )
 
 
@@ -140,9 +148,15 @@ def day_of_browsing(seed: int = 13) -> list[dict[str, Any]]:
         messages.append({"type": "visits", "visits": [{"url": url, "visited_at": at}]})
         messages.append({"type": "page_status", "url": url})
         for flush in range(rng.randrange(1, 16)):
-            segment = {"url": url, "title": f"Post {page}", "seconds": 15,
-                       "started_at": at + flush * 15}
-            messages.append({"type": "attention", "segments": [segment], "batch": f"{page}.{flush}"})
+            segment = {
+                "url": url,
+                "title": f"Post {page}",
+                "seconds": 15,
+                "started_at": at + flush * 15,
+            }
+            messages.append(
+                {"type": "attention", "segments": [segment], "batch": f"{page}.{flush}"}
+            )
         if page % 10 == 0:
             messages += [{"type": "status"}, {"type": "history", "limit": 20}]
     return [{"id": n, **m} for n, m in enumerate(messages)]
