@@ -267,10 +267,19 @@ def _self_heal(home: Path, settings: Settings) -> list[str]:
     """Stdlib only and never raises: it runs before ``hello`` is answered."""
     if not (home / RECEIPT_FILE).exists():  # never installed here: nothing to heal, import nothing
         return []
+    heal_here = os.name != "nt"  # a note cannot tell whether registry keys changed
     try:
+        from .install import healthy
+
+        if heal_here and healthy.unchanged(home, settings.extension_ids):
+            return []  # nothing it looked at last time has changed: import nothing either
         from .install import selfheal
 
-        return selfheal.heal(home, settings)
+        watched: list[str] = []
+        repairs = selfheal.heal(home, settings, watched=watched)
+        if heal_here and not repairs:
+            healthy.save(home, watched, settings.extension_ids)
+        return repairs
     except Exception as exc:
         print(f"flattr-host: self-healing skipped: {exc}", file=sys.stderr)
         return []
