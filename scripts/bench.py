@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmarks import browser, drain, host
-from benchmarks.common import Figure
+from benchmarks.common import Figure, Launchers
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,19 @@ NAMES = ("cold_start", "intake", "memory", "drain", "popup", "content_script")
 
 
 def figures(work: Path, s: Sizes) -> dict[str, Callable[[], Figure]]:
+    installed: list[Launchers] = []
+
+    def launchers() -> Launchers:  # installed once, at the first figure that needs it
+        if not installed:
+            installed.append(Launchers(work / "installed"))
+        return installed[0]
+
     return {
-        "cold_start": lambda: host.cold_start(work / "cold", s.spawns),
-        "intake": lambda: host.intake(work, s.segments, s.intake_runs),
-        "memory": lambda: host.memory(work, s.memory_runs),
+        "cold_start": lambda: host.cold_start(launchers(), s.spawns),
+        "intake": lambda: host.intake(launchers(), s.segments, s.intake_runs),
+        "memory": lambda: host.memory(launchers(), s.memory_runs),
         "drain": lambda: drain.backlog_drain(work, s.backlog, s.drain_runs),
-        "popup": lambda: browser.popup_time_to_status(work, s.popup_runs),
+        "popup": lambda: browser.popup_time_to_status(work, launchers(), s.popup_runs),
         "content_script": lambda: browser.content_script_cost(work, s.page_loads),
     }
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
-import shlex
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .common import HOST_BOOTSTRAP, HOST_SOURCE, REPO, Figure
+from .common import REPO, Figure, Launchers
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # what /usr/bin/chromium execs
 EXTENSION_ID = "pceboilfpeijfppedbhfdflpddadaoml"
@@ -27,6 +24,8 @@ REFERENCE_POPUP = "bench-reference.html"
 POPUP_GOAL = 1.5
 CONTENT_SCRIPT_GOAL_MS = 1.0
 ARTICLE_HOST = "news.example.com"
+# Nothing listens there: the host's submission fails fast (no request leaves the machine).
+OFFLINE_API = "http://127.0.0.1:9"
 # The content script runs at document_idle and sets itself up right after: let it finish.
 SETTLE_SECONDS = 0.5
 WAIT_MS = 30_000
@@ -48,12 +47,12 @@ SHOWN_RECORDER = """
 """
 
 
-def popup_time_to_status(work: Path, runs: int) -> Figure:
+def popup_time_to_status(work: Path, launchers: Launchers, runs: int) -> Figure:
     from playwright.sync_api import sync_playwright
 
     extension = _build_extension(work)
-    profile = work / "popup-profile"
-    _install_host(profile, work / "host-home", work / "launcher")
+    # The user's Chromium profile, where `flattr-host install` put the host's manifest.
+    profile = launchers.home / ".config" / "chromium"
     times: dict[str, list[float]] = {"ours": [], "ref": []}
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -62,6 +61,7 @@ def popup_time_to_status(work: Path, runs: int) -> Figure:
             headless=True,
             args=_args(extension),
             ignore_default_args=["--disable-extensions"],
+            env={**launchers.env, "FLATTR_API_BASE": OFFLINE_API},
         )
         try:
             context.add_init_script(SHOWN_RECORDER)
@@ -226,32 +226,6 @@ def _build_extension(work: Path) -> Path:
     )
     _BUILT[work] = chromium
     return chromium
-
-
-def _install_host(profile: Path, home: Path, launcher: Path) -> None:
-    """Like `flattr-host install`: a manifest in the profile, a launcher pinning this Python."""
-    home.mkdir(parents=True, exist_ok=True)
-    launcher.write_text(
-        "#!/bin/sh\n"
-        f"FLATTR_HOST_HOME={shlex.quote(str(home))}; export FLATTR_HOST_HOME\n"
-        f"FLATTR_HOST_SOURCE={shlex.quote(str(HOST_SOURCE))}; export FLATTR_HOST_SOURCE\n"
-        "FLATTR_API_BASE=http://127.0.0.1:9; export FLATTR_API_BASE\n"
-        f'exec {shlex.quote(sys.executable)} -I -c {shlex.quote(HOST_BOOTSTRAP)} "$@"\n'
-    )
-    launcher.chmod(0o755)
-    manifest = profile / "NativeMessagingHosts" / f"{HOST_NAME}.json"
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(
-        json.dumps(
-            {
-                "name": HOST_NAME,
-                "description": "flattr-host (benchmark)",
-                "path": str(launcher),
-                "type": "stdio",
-                "allowed_origins": [f"chrome-extension://{EXTENSION_ID}/"],
-            }
-        )
-    )
 
 
 def article_html() -> bytes:

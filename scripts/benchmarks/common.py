@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import statistics
 import struct
 import subprocess
@@ -30,12 +31,6 @@ while True:
     w.write(struct.pack("=I", len(out)) + out)
     w.flush()
 """
-# What the installed launcher runs when flattr_host is not in the interpreter's site-packages
-# (install/launcher.py BOOTSTRAP): the same -I start, the package found via FLATTR_HOST_SOURCE.
-HOST_BOOTSTRAP = (
-    "import os, sys; sys.path.insert(0, os.environ['FLATTR_HOST_SOURCE']); "
-    "from flattr_host.__main__ import main; sys.exit(main())"
-)
 
 
 @dataclass
@@ -95,36 +90,52 @@ def _exactly(stream: BinaryIO, size: int) -> bytes:
     return data
 
 
-def launch_argv(kind: str) -> list[str]:
-    """As the installed launcher starts the host: this interpreter pinned, isolated (-I)."""
-    if kind == "echo":
-        return [sys.executable, "-I", "-c", ECHO_HOST, *CHROME_ARGV]
-    if _installed():
-        return [sys.executable, "-I", "-m", "flattr_host", *CHROME_ARGV]
-    return [sys.executable, "-I", "-c", HOST_BOOTSTRAP, *CHROME_ARGV]
+class Launchers:
+    """The host as `flattr-host install` sets it up for a user (HOME in a throwaway folder): its
+    launcher, manifest and receipt; and the echo host behind a launcher of the same shape."""
 
+    def __init__(self, root: Path) -> None:
+        self.home = root / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("FLATTR_", "XDG_", "PYTHON"))
+        }
+        self.env["HOME"] = str(self.home)
+        done = subprocess.run(
+            [sys.executable, "-m", "flattr_host", "install", "--browser", "chromium"],
+            env={**self.env, "PYTHONPATH": str(HOST_SOURCE)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"flattr-host install failed: {done.stdout}{done.stderr}")
+        self.data = self.home / ".local" / "share" / "flattr-companion"
+        self.host = self.data / "flattr-host-launcher"
+        text = self.host.read_text()
+        self.echo = root / "echo-launcher"
+        # The same shape: a shell script exec-ing the pinned interpreter, isolated.
+        self.echo.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -I -c {shlex.quote(ECHO_HOST)} "$@"\n'
+        )
+        self.echo.chmod(0o755)
+        assert " -I " in text, text
 
-def _installed() -> bool:
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", "import flattr_host"], capture_output=True, check=False
-    )
-    return done.returncode == 0
+    def forget_data(self) -> None:
+        """A fresh start for the next run: no database, as after a first install."""
+        for path in self.data.glob("companion.sqlite3*"):
+            path.unlink()
 
-
-def spawn(kind: str, home: Path, **extra_env: str) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        FLATTR_HOST_HOME=str(home),
-        FLATTR_HOST_SOURCE=str(HOST_SOURCE),
-        **extra_env,
-    )
-    return subprocess.Popen(
-        launch_argv(kind),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    def spawn(self, kind: str, **extra_env: str) -> subprocess.Popen[bytes]:
+        program = self.host if kind == "host" else self.echo
+        return subprocess.Popen(
+            [str(program), *CHROME_ARGV],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**self.env, **extra_env},
+            cwd=str(program.parent),
+        )
 
 
 def request(proc: subprocess.Popen[bytes], message: dict[str, Any]) -> dict[str, Any]:

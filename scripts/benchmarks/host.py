@@ -5,10 +5,9 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
-from .common import Figure, finish, frame, read_reply, request, rss_mb, spawn
+from .common import Figure, Launchers, finish, frame, read_reply, request, rss_mb
 
 COLD_START_GOAL = 1.2
 INTAKE_GOAL = 0.5
@@ -30,13 +29,14 @@ OFFLINE_API = {"FLATTR_API_BASE": "http://127.0.0.1:9"}
 SETTLE_SECONDS = 1.0
 
 
-def cold_start(home: Path, runs: int) -> Figure:
+def cold_start(launchers: Launchers, runs: int) -> Figure:
     """Spawn → reply to hello, median of ``runs`` each, the two kinds interleaved."""
     times: dict[str, list[float]] = {"host": [], "echo": []}
-    _spawn_to_hello("host", home)  # the database exists before the first measured start
+    for _ in range(2):  # first starts: the database is created, the clean install noted
+        _spawn_to_hello("host", launchers)
     for _ in range(runs):
         for kind in ("echo", "host"):
-            times[kind].append(_spawn_to_hello(kind, home))
+            times[kind].append(_spawn_to_hello(kind, launchers))
     ours, ref = statistics.median(times["host"]), statistics.median(times["echo"])
     ratio = ours / ref
     return Figure(
@@ -49,9 +49,9 @@ def cold_start(home: Path, runs: int) -> Figure:
     )
 
 
-def _spawn_to_hello(kind: str, home: Path) -> float:
+def _spawn_to_hello(kind: str, launchers: Launchers) -> float:
     started = time.perf_counter()
-    proc = spawn(kind, home, **OFFLINE_API)
+    proc = launchers.spawn(kind, **OFFLINE_API)
     reply = request(proc, {"id": 1, "type": "hello", "protocol": 1})
     elapsed = time.perf_counter() - started
     assert reply.get("ok"), reply
@@ -59,21 +59,22 @@ def _spawn_to_hello(kind: str, home: Path) -> float:
     return elapsed
 
 
-def intake(home: Path, segments: int, runs: int) -> Figure:
+def intake(launchers: Launchers, segments: int, runs: int) -> Figure:
     """Acknowledged segments per second on one connection, the extension's pattern: half sent one
     at a time (each reply awaited), half in bursts; against the echo host on the same driver."""
     rates: dict[str, list[float]] = {"host": [], "echo": []}
-    for run in range(runs):
+    for _ in range(runs):
         for kind in ("echo", "host"):
-            rates[kind].append(_intake_rate(kind, home / f"intake-{run}", segments))
+            launchers.forget_data()
+            rates[kind].append(_intake_rate(kind, launchers, segments))
     ours, ref = statistics.median(rates["host"]), statistics.median(rates["echo"])
     return Figure(
         "durable intake", "segments/s", ours, ref, f"≥ {INTAKE_GOAL}×", ours / ref >= INTAKE_GOAL
     )
 
 
-def _intake_rate(kind: str, home: Path, count: int) -> float:
-    proc = spawn(kind, home, **OFFLINE_API)
+def _intake_rate(kind: str, launchers: Launchers, count: int) -> float:
+    proc = launchers.spawn(kind, **OFFLINE_API)
     assert proc.stdin is not None and proc.stdout is not None
     request(proc, {"id": 0, "type": "hello", "protocol": 1})
     assert request(proc, {"id": -1, **SIGN_IN}).get("ok")  # warm: validation imported, signed in
@@ -108,10 +109,10 @@ def _attention(n: int) -> dict[str, Any]:
     return {"id": n + 1, "type": "attention", "segments": [segment], "batch": f"b{n}"}
 
 
-def memory(home: Path, runs: int) -> Figure:
+def memory(launchers: Launchers, runs: int) -> Figure:
     """RSS of an idle connected host after a day of browsing replayed, against the echo host."""
-    ours = statistics.median(_rss_after_day("host", home / f"mem-{r}") for r in range(runs))
-    ref = statistics.median(_rss_after_day("echo", home / f"mem-{r}") for r in range(runs))
+    ours = statistics.median(_rss_after_day("host", launchers) for _ in range(runs))
+    ref = statistics.median(_rss_after_day("echo", launchers) for _ in range(runs))
     met = ours / ref <= MEMORY_RATIO_GOAL and ours <= MEMORY_MB_GOAL
     return Figure(
         "idle memory after a day",
@@ -123,8 +124,9 @@ def memory(home: Path, runs: int) -> Figure:
     )
 
 
-def _rss_after_day(kind: str, home: Path) -> float:
-    proc = spawn(kind, home, **OFFLINE_API)
+def _rss_after_day(kind: str, launchers: Launchers) -> float:
+    launchers.forget_data()
+    proc = launchers.spawn(kind, **OFFLINE_API)
     for message in day_of_browsing():
         reply = request(proc, message)
         assert reply.get("ok") or kind == "echo", reply
