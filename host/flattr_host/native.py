@@ -6,11 +6,10 @@ code only, and only then import pydantic, SQLite and the rest (``service``).
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import framing, hello
@@ -18,6 +17,8 @@ from .replies import error, ok, request_id
 from .settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:  # imported for real only after hello, see _Backend
+    from pathlib import Path
+
     from .scheduler import SubmitLoop
     from .service import Service
 
@@ -102,7 +103,7 @@ class FrameWriter:
     def __init__(self, out: BinaryIO, max_size: int) -> None:
         self._out = out
         self._max = max_size
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -128,7 +129,7 @@ def answer_hello(message: dict[str, Any], repairs: list[str]) -> dict[str, Any]:
 def serve(
     argv: list[str],
     *,
-    home: Path,
+    home: str | os.PathLike[str],
     settings: Settings | None = None,
     stdin_fd: int | None = None,
     out: BinaryIO | None = None,
@@ -167,7 +168,7 @@ def serve(
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
     repairs = _self_heal(home, settings) if broken is None else []
 
-    backend = _Backend(home, settings, writer.send, broken)
+    backend = _Backend(os.fspath(home), settings, writer.send, broken)
     try:
         while True:
             if backend.wal_dirty and reader.idle_for(settings.idle_checkpoint_after):
@@ -206,7 +207,7 @@ class _Backend:
 
     def __init__(
         self,
-        home: Path,
+        home: str,
         settings: Settings,
         emit: Callable[[dict[str, Any]], None],
         broken: _Refusal | None = None,
@@ -226,7 +227,9 @@ class _Backend:
             return None
         try:
             _exit_on_sigterm()
-            self.loop = _start_loop(self._home, self._settings, self._emit)
+            from pathlib import Path  # not before hello: pathlib imports re, urllib and more
+
+            self.loop = _start_loop(Path(self._home), self._settings, self._emit)
         except Exception as exc:  # keep answering: a dead host shows the user nothing useful
             return _cannot_start(exc)
         return None
@@ -237,10 +240,12 @@ class _Backend:
         why = self.start_loop()
         if why is None and self.service is None:
             try:
+                from pathlib import Path
+
                 from .service import Service
 
                 self.service = Service.open(
-                    self._home, self._settings, emit=self._emit, loop=self.loop
+                    Path(self._home), self._settings, emit=self._emit, loop=self.loop
                 )
                 if IDLE_CHECKPOINTS:
                     self.service.defer_checkpoints()
@@ -263,9 +268,11 @@ class _Backend:
             self.loop.stop()
 
 
-def _self_heal(home: Path, settings: Settings) -> list[str]:
+def _self_heal(home: str | os.PathLike[str], settings: Settings) -> list[str]:
     """Stdlib only and never raises: it runs before ``hello`` is answered."""
-    if not (home / RECEIPT_FILE).exists():  # never installed here: nothing to heal, import nothing
+    if not os.path.exists(
+        os.path.join(home, RECEIPT_FILE)
+    ):  # never installed here: nothing to heal, import nothing
         return []
     heal_here = os.name != "nt"  # a note cannot tell whether registry keys changed
     try:
@@ -273,10 +280,12 @@ def _self_heal(home: Path, settings: Settings) -> list[str]:
 
         if heal_here and healthy.unchanged(home, settings.extension_ids):
             return []  # nothing it looked at last time has changed: import nothing either
+        from pathlib import Path
+
         from .install import selfheal
 
         watched: list[str] = []
-        repairs = selfheal.heal(home, settings, watched=watched)
+        repairs = selfheal.heal(Path(home), settings, watched=watched)
         if heal_here and not repairs:
             healthy.save(home, watched, settings.extension_ids)
         return repairs

@@ -10,8 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+    # Strings or paths: pathlib is not imported before hello (it imports re, urllib and more).
+    AnyPath = str | PathLike[str]
 
 DEFAULT_API_BASE = "https://api.flattr.com"
 DEFAULT_WEB_BASE = "https://flattr.com"
@@ -166,7 +171,7 @@ _KINDS: dict[str, tuple[str, Any, Any]] = {
 class SettingsError(Exception):
     """settings.json cannot be used: ``message`` says where and why, ``command`` sets it aside."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
+    def __init__(self, path: AnyPath, problems: list[str]) -> None:
         self.path = path
         self.message = f"{path} is not usable: {'; '.join(problems)}"
         self.command = _move_aside_command(path)
@@ -180,7 +185,7 @@ class SettingsError(Exception):
 RETIRED = frozenset({"max_segment_seconds"})
 
 
-def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(home: AnyPath | None, environ: dict[str, str] | None = None) -> Settings:
     """Defaults, then ``<home>/settings.json``, then environment variables.
 
     The whole file is refused (``SettingsError``) at the first sign of a mistake: a typo'd name,
@@ -189,16 +194,17 @@ def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> S
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     if home is not None:
-        values.update(_read_file(home / SETTINGS_FILE))
+        values.update(_read_file(os.path.join(home, SETTINGS_FILE)))
     for var, name in _ENV.items():
         if env.get(var):
             values[name] = env[var]
     return Settings(**values)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: AnyPath) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 files with a BOM
+        with open(path, encoding="utf-8-sig") as file:  # Notepad starts UTF-8 files with a BOM
+            text = file.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -279,7 +285,7 @@ def _where(text: str, name: str) -> str:
     return f"line {line}, column {column}: "
 
 
-def _move_aside_command(path: Path) -> str:
+def _move_aside_command(path: AnyPath) -> str:
     if os.name == "nt":
         return f'move "{path}" "{path}.broken"'
     import shlex
