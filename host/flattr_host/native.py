@@ -10,14 +10,15 @@ import _thread
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import framing, hello
 from .replies import error, ok, request_id
 from .settings import Settings, SettingsError, load_settings
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:  # imported for real only after hello, see _Backend
     from pathlib import Path
+    from typing import Any, BinaryIO
 
     from .scheduler import SubmitLoop
     from .service import Service

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:
     from os import PathLike
+    from typing import Any, NamedTuple
 
     # Strings or paths: pathlib is not imported before hello (it imports re, urllib and more).
     AnyPath = str | PathLike[str]
+else:
+    from ._namedtuple import NamedTuple
 
 DEFAULT_API_BASE = "https://api.flattr.com"
 DEFAULT_WEB_BASE = "https://flattr.com"
@@ -26,7 +29,7 @@ FLATTR_SCOPES = ("flattr", "thing", "email", "extendedread")
 
 class Settings(NamedTuple):
     # A NamedTuple, not a dataclass: ``dataclasses`` imports ``inspect``, and this module is read
-    # before ``hello`` is answered.
+    # before ``hello`` is answered (as is ``_namedtuple``, which spares importing ``typing``).
 
     # --- native messaging -------------------------------------------------------------------
     # Browser → host frames above this are refused before reading (Chrome allows up to 64 MiB;
