@@ -118,6 +118,9 @@ class Settings(NamedTuple):
     # "NORMAL" in WAL mode survives a killed process (the acknowledgement contract); "FULL" also
     # survives power loss at the cost of an fsync per commit.
     synchronous: str = "NORMAL"
+    # SQLite's page cache per connection, at most (KiB; used only as the database grows): 2 MiB,
+    # SQLite's default, makes batching a long queue spill pages to disk (docs/benchmarks.md).
+    cache_kib: int = 8192
     # The request connection never checkpoints the WAL while it commits (SQLite's default does so
     # inside every 1000th page's COMMIT, an fsync the browser would wait for): it checkpoints
     # once no request has come for this many seconds, or inside a commit only past this many pages.
