@@ -27,6 +27,9 @@ CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
 RECEIPT_FILE = "install-receipt.json"
 IDLE_CHECKPOINTS = os.name != "nt"
+# After hello, the submission loop starts at once unless a request comes within this (seconds):
+# an extension asks for status right after hello, and the popup waits for that answer.
+LOOP_START_IDLE = 0.05
 SEE_WHY = "run `flattr-host status` in a terminal to see what is wrong"
 
 
@@ -190,7 +193,8 @@ def serve(
                 writer.send(answer_hello(batch.pop(0), repairs))
             if batch:
                 _send_all(writer, backend.handle(batch))
-            else:
+                backend.after_reply()
+            elif reader.idle_for(LOOP_START_IDLE):
                 backend.start_loop()  # now, while the browser has nothing else for us
     except (framing.EndOfInput, SystemExit):
         return 0
@@ -221,6 +225,7 @@ class _Backend:
         # Requests were committed since the last checkpoint (POSIX only: select() cannot wait on
         # a pipe on Windows, where SQLite's own checkpoints inside COMMIT stay).
         self.wal_dirty = False
+        self._logs_ready = False
 
     def start_loop(self) -> str | None:
         """None once the loop runs, else why it cannot (database, logs) and what to do."""
@@ -228,6 +233,7 @@ class _Backend:
             return None
         try:
             _exit_on_sigterm()
+            self._setup_logs()
             from pathlib import Path  # not before hello: pathlib imports re, urllib and more
 
             self.loop = _start_loop(Path(self._home), self._settings, self._emit)
@@ -238,9 +244,13 @@ class _Backend:
     def handle(self, batch: list[Any]) -> list[dict[str, Any]]:
         if self._broken is not None:
             return [self._broken.reply(m) for m in batch]
-        why = self.start_loop()
+        # The loop starts after the first answers (``after_reply``): its imports (httpx, the
+        # submitter) need not delay the popup's first status. A tick reports on the loop: first.
+        _exit_on_sigterm()  # before the first answer: a browser may close us right after it
+        why = self.start_loop() if any(_is_type(m, "tick") for m in batch) else None
         if why is None and self.service is None:
             try:
+                self._setup_logs()
                 from pathlib import Path
 
                 from .service import Service
@@ -256,6 +266,18 @@ class _Backend:
             return [error(request_id(m), "storage_error", str(why)) for m in batch]
         self.wal_dirty = IDLE_CHECKPOINTS
         return self.service.handle_batch(batch)
+
+    def _setup_logs(self) -> None:
+        if not self._logs_ready:
+            from . import logs, paths
+
+            logs.setup(paths.log_dir(), self._settings)
+            self._logs_ready = True
+
+    def after_reply(self) -> None:
+        """Start the loop once requests were answered; a failed start is retried next time."""
+        if self.loop is None and self.service is not None and self.start_loop() is None:
+            self.service.loop = self.loop
 
     def checkpoint(self) -> None:
         if self.service is not None:
@@ -304,7 +326,11 @@ def _decode(payload: bytes) -> Any:
 
 
 def _is_hello(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("type") == "hello"
+    return _is_type(message, "hello")
+
+
+def _is_type(message: Any, kind: str) -> bool:
+    return isinstance(message, dict) and message.get("type") == kind
 
 
 def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
@@ -321,7 +347,6 @@ def _start_loop(
     from .replies import event
     from .scheduler import SubmitLoop
 
-    logs.setup(paths.log_dir(), settings)
     db = paths.database_path(home)
     store.connect(db, settings).close()  # create or migrate once, before the thread starts
     loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,8 +28,10 @@ from . import (
 from . import protocol as p
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
-from .scheduler import SubmitLoop
 from .settings import Settings
+
+if TYPE_CHECKING:  # imported by native before the loop's thread starts, not for requests
+    from .scheduler import SubmitLoop
 
 Emit = Callable[[dict[str, Any]], None]
 FLATTR_ORIGIN_HOST = "flattr.com"
