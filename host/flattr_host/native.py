@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported for real only after hello, see _Backend
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
 RECEIPT_FILE = "install-receipt.json"
+# select() can wait on stdin (a pipe) everywhere but on Windows.
 IDLE_CHECKPOINTS = os.name != "nt"
 # After hello, the submission loop starts at once unless a request comes within this (seconds):
 # an extension asks for status right after hello, and the popup waits for that answer.
@@ -194,7 +195,7 @@ def serve(
             if batch:
                 _send_all(writer, backend.handle(batch))
                 backend.after_reply()
-            elif reader.idle_for(LOOP_START_IDLE):
+            elif not IDLE_CHECKPOINTS or reader.idle_for(LOOP_START_IDLE):
                 backend.start_loop()  # now, while the browser has nothing else for us
     except (framing.EndOfInput, SystemExit):
         return 0
