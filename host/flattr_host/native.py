@@ -197,6 +197,8 @@ def serve(
                 backend.after_reply()
             elif not IDLE_CHECKPOINTS or reader.idle_for(LOOP_START_IDLE):
                 backend.start_loop()  # now, while the browser has nothing else for us
+            else:
+                backend.prepare()  # logs and database: cheap, and ready for the request waiting
     except (framing.EndOfInput, SystemExit):
         return 0
     finally:
@@ -227,6 +229,7 @@ class _Backend:
         # a pipe on Windows, where SQLite's own checkpoints inside COMMIT stay).
         self.wal_dirty = False
         self._logs_ready = False
+        self._prepared = False
 
     def start_loop(self) -> str | None:
         """None once the loop runs, else why it cannot (database, logs) and what to do."""
@@ -259,8 +262,6 @@ class _Backend:
                 self.service = Service.open(
                     Path(self._home), self._settings, emit=self._emit, loop=self.loop
                 )
-                if IDLE_CHECKPOINTS:
-                    self.service.defer_checkpoints()
             except Exception as exc:
                 why = _cannot_start(exc)
         if self.service is None:
@@ -274,6 +275,21 @@ class _Backend:
 
             logs.setup(paths.log_dir(), self._settings)
             self._logs_ready = True
+
+    def prepare(self) -> None:
+        """Logs, and the database created or migrated; a failure is left to the request."""
+        if self._broken is not None or self._prepared:
+            return
+        try:
+            self._setup_logs()
+            from pathlib import Path
+
+            from . import paths, store
+
+            store.connect(paths.database_path(Path(self._home)), self._settings).close()
+            self._prepared = True
+        except Exception as exc:  # the request gets the same failure, said properly
+            print(f"flattr-host: cannot prepare: {exc!r}", file=sys.stderr)
 
     def after_reply(self) -> None:
         """Start the loop once requests were answered; a failed start is retried next time."""

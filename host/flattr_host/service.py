@@ -80,11 +80,6 @@ class Service:
     def close(self) -> None:
         self.conn.close()
 
-    def defer_checkpoints(self) -> None:
-        """From now on the caller runs ``checkpoint`` at idle moments: commits no longer do (up
-        to ``wal_checkpoint_pages``), so no request waits for one."""
-        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.settings.wal_checkpoint_pages)}")
-
     def checkpoint(self) -> None:
         """Move committed pages from the WAL into the database: while nobody waits for a reply.
         PASSIVE: never waits for another connection; what it cannot copy now is copied later."""

@@ -121,9 +121,9 @@ class Settings(NamedTuple):
     # SQLite's page cache per connection, at most (KiB; used only as the database grows): 2 MiB,
     # SQLite's default, makes batching a long queue spill pages to disk (docs/benchmarks.md).
     cache_kib: int = 8192
-    # The request connection never checkpoints the WAL while it commits (SQLite's default does so
-    # inside every 1000th page's COMMIT, an fsync the browser would wait for): it checkpoints
-    # once no request has come for this many seconds, or inside a commit only past this many pages.
+    # No commit checkpoints the WAL (SQLite's default does so inside every 1000th page's COMMIT,
+    # an fsync the browser would wait for): the native host checkpoints once no request has come
+    # for this many seconds, a commit only past this many pages (store.connect).
     idle_checkpoint_after: float = 1.0
     wal_checkpoint_pages: int = 20_000
 

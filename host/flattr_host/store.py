@@ -157,6 +157,10 @@ def connect(path: Path, settings: Settings) -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA cache_size = -{int(settings.cache_kib)}")
+    # No commit copies the WAL into the database (SQLite's default every 1000 pages, an fsync a
+    # request would wait for): the host does it while idle, the last connection when it closes,
+    # and a commit only past this many pages.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {int(settings.wal_checkpoint_pages)}")
     deadline = time.monotonic() + settings.busy_timeout_ms / 1000
     while True:
         # Switching to WAL and migrating can meet another process doing the same at the same
