@@ -336,7 +336,7 @@ def test_windows_registers_manifests_in_the_registry(tmp_path: Path) -> None:
     bat = tmp_path / "data" / launcher.WINDOWS_NAME
     assert read(chromium_manifest)["path"] == str(bat)
     text = bat.read_text()
-    assert text.startswith("@echo off") and "%*" in text and "-I -m flattr_host" in text
+    assert text.startswith("@echo off") and "%*" in text and "-I -c" in text
     assert f"{launcher.MARKER} {sys.executable}" in text
 
     install(platform, "chrome", scope=SYSTEM)
@@ -441,7 +441,10 @@ def test_the_launcher_pins_the_interpreter(tmp_path: Path) -> None:
     platform = make_platform(tmp_path)
     text = launcher.render(platform, Path("/opt/venv/bin/python"), source=None, home=None)
     assert "/usr/bin/env" not in text
-    assert text.splitlines()[-1] == 'exec /opt/venv/bin/python -I -m flattr_host "$@"'
+    assert text.splitlines()[-1] == (
+        "exec /opt/venv/bin/python -I -c "
+        "'import sys; from flattr_host.__main__ import main; sys.exit(main())' \"$@\""
+    )
     assert launcher.pinned_interpreter(text) == Path("/opt/venv/bin/python")
     text = launcher.render(platform, Path("/p y/python"), source=Path("/src dir"), home=Path("/h"))
     assert "FLATTR_HOST_SOURCE='/src dir'; export FLATTR_HOST_SOURCE" in text

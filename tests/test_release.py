@@ -208,7 +208,7 @@ def test_the_installed_wheel_installs_checks_answers_and_uninstalls(
         assert json.loads(manifest.read_text(encoding="utf-8"))["path"] == str(launcher)
     # It runs the installed package by itself: no source folder, no checkout on any path.
     text = launcher.read_text(encoding="utf-8")
-    assert f"exec {bindir / 'python'} -I -m flattr_host" in text
+    assert f"exec {bindir / 'python'} -I -c 'import sys; from flattr_host.__main__ import" in text
     assert "FLATTR_HOST_SOURCE" not in text and str(REPO) not in text
 
     doctor = flattr_host("doctor", "--browser", "chromium", "--browser", "firefox")

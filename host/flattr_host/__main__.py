@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     if native.looks_like_browser_launch(args) or (not args and not sys.stdin.isatty()):
         from . import paths
 
-        return native.serve(args, home=paths.data_home())
+        return native.serve(args, home=paths.data_home_path())
     from . import cli
 
     return cli.main(args)

@@ -9,7 +9,10 @@ import json
 import os
 import struct
 import sys
-from typing import Any, BinaryIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 from . import HostError
 

@@ -6,10 +6,12 @@ checks that the two agree.
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import PROTOCOL_VERSION, HostError, __version__
 from .upgrade import upgrade_command
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
+if TYPE_CHECKING:
+    from typing import Any
 
 # What this host can do, so that an extension can degrade gracefully instead of guessing by version.
 CAPABILITIES = (

@@ -6,24 +6,31 @@ code only, and only then import pydantic, SQLite and the rest (``service``).
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import framing, hello
 from .replies import error, ok, request_id
 from .settings import Settings, SettingsError, load_settings
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:  # imported for real only after hello, see _Backend
+    from pathlib import Path
+    from typing import Any, BinaryIO
+
     from .scheduler import SubmitLoop
     from .service import Service
 
 CHROME_ORIGIN_PREFIX = "chrome-extension://"
 # Written by `flattr-host install` next to the launcher (install/receipt.py, FILE_NAME).
 RECEIPT_FILE = "install-receipt.json"
+# select() can wait on stdin (a pipe) everywhere but on Windows.
+IDLE_CHECKPOINTS = os.name != "nt"
+# After hello, the submission loop starts at once unless a request comes within this (seconds):
+# an extension asks for status right after hello, and the popup waits for that answer.
+LOOP_START_IDLE = 0.05
 SEE_WHY = "run `flattr-host status` in a terminal to see what is wrong"
 
 
@@ -80,6 +87,14 @@ class FrameReader:
         del self._buffer[: framing.HEADER.size + length]
         return payload
 
+    def idle_for(self, seconds: float) -> bool:
+        """True when nothing arrives on stdin within ``seconds`` (nothing buffered either)."""
+        if self._buffer:
+            return False
+        import select  # not before hello: nothing waits this way until a request was answered
+
+        return not select.select([self._fd], [], [], seconds)[0]
+
     def has_complete_frame(self) -> bool:
         if len(self._buffer) < framing.HEADER.size:
             return False
@@ -93,7 +108,7 @@ class FrameWriter:
     def __init__(self, out: BinaryIO, max_size: int) -> None:
         self._out = out
         self._max = max_size
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -119,7 +134,7 @@ def answer_hello(message: dict[str, Any], repairs: list[str]) -> dict[str, Any]:
 def serve(
     argv: list[str],
     *,
-    home: Path,
+    home: str | os.PathLike[str],
     settings: Settings | None = None,
     stdin_fd: int | None = None,
     out: BinaryIO | None = None,
@@ -158,9 +173,11 @@ def serve(
     # Manifests we installed that point elsewhere are re-pointed here; hello tells the extension.
     repairs = _self_heal(home, settings) if broken is None else []
 
-    backend = _Backend(home, settings, writer.send, broken)
+    backend = _Backend(os.fspath(home), settings, writer.send, broken)
     try:
         while True:
+            if backend.wal_dirty and reader.idle_for(settings.idle_checkpoint_after):
+                backend.checkpoint()  # nobody is waiting for us now
             batch: list[Any] = []
             try:
                 batch.append(_decode(reader.read()))
@@ -177,8 +194,11 @@ def serve(
                 writer.send(answer_hello(batch.pop(0), repairs))
             if batch:
                 _send_all(writer, backend.handle(batch))
-            else:
+                backend.after_reply()
+            elif not IDLE_CHECKPOINTS or reader.idle_for(LOOP_START_IDLE):
                 backend.start_loop()  # now, while the browser has nothing else for us
+            else:
+                backend.prepare()  # logs and database: cheap, and ready for the request waiting
     except (framing.EndOfInput, SystemExit):
         return 0
     finally:
@@ -195,7 +215,7 @@ class _Backend:
 
     def __init__(
         self,
-        home: Path,
+        home: str,
         settings: Settings,
         emit: Callable[[dict[str, Any]], None],
         broken: _Refusal | None = None,
@@ -205,6 +225,11 @@ class _Backend:
         self._broken = broken
         self.loop: SubmitLoop | None = None
         self.service: Service | None = None
+        # Requests were committed since the last checkpoint (POSIX only: select() cannot wait on
+        # a pipe on Windows, where SQLite's own checkpoints inside COMMIT stay).
+        self.wal_dirty = False
+        self._logs_ready = False
+        self._prepared = False
 
     def start_loop(self) -> str | None:
         """None once the loop runs, else why it cannot (database, logs) and what to do."""
@@ -212,7 +237,10 @@ class _Backend:
             return None
         try:
             _exit_on_sigterm()
-            self.loop = _start_loop(self._home, self._settings, self._emit)
+            self._setup_logs()
+            from pathlib import Path  # not before hello: pathlib imports re, urllib and more
+
+            self.loop = _start_loop(Path(self._home), self._settings, self._emit)
         except Exception as exc:  # keep answering: a dead host shows the user nothing useful
             return _cannot_start(exc)
         return None
@@ -220,19 +248,58 @@ class _Backend:
     def handle(self, batch: list[Any]) -> list[dict[str, Any]]:
         if self._broken is not None:
             return [self._broken.reply(m) for m in batch]
-        why = self.start_loop()
+        # The loop starts after the first answers (``after_reply``): its imports (httpx, the
+        # submitter) need not delay the popup's first status. A tick reports on the loop: first.
+        _exit_on_sigterm()  # before the first answer: a browser may close us right after it
+        why = self.start_loop() if any(_is_type(m, "tick") for m in batch) else None
         if why is None and self.service is None:
             try:
+                self._setup_logs()
+                from pathlib import Path
+
                 from .service import Service
 
                 self.service = Service.open(
-                    self._home, self._settings, emit=self._emit, loop=self.loop
+                    Path(self._home), self._settings, emit=self._emit, loop=self.loop
                 )
             except Exception as exc:
                 why = _cannot_start(exc)
         if self.service is None:
             return [error(request_id(m), "storage_error", str(why)) for m in batch]
+        self.wal_dirty = IDLE_CHECKPOINTS
         return self.service.handle_batch(batch)
+
+    def _setup_logs(self) -> None:
+        if not self._logs_ready:
+            from . import logs, paths
+
+            logs.setup(paths.log_dir(), self._settings)
+            self._logs_ready = True
+
+    def prepare(self) -> None:
+        """Logs, and the database created or migrated; a failure is left to the request."""
+        if self._broken is not None or self._prepared:
+            return
+        try:
+            self._setup_logs()
+            from pathlib import Path
+
+            from . import paths, store
+
+            store.connect(paths.database_path(Path(self._home)), self._settings).close()
+            self._prepared = True
+        except Exception as exc:  # the request gets the same failure, said properly
+            print(f"flattr-host: cannot prepare: {exc!r}", file=sys.stderr)
+
+    def after_reply(self) -> None:
+        """Start the loop once requests were answered; a failed start is retried next time."""
+        if self.loop is None and self.service is not None and self.start_loop() is None:
+            self.service.loop = self.loop
+
+    def checkpoint(self) -> None:
+        if self.service is not None:
+            self.service.checkpoint()
+        self.wal_dirty = False
 
     def close(self) -> None:
         if self.service is not None:
@@ -241,14 +308,27 @@ class _Backend:
             self.loop.stop()
 
 
-def _self_heal(home: Path, settings: Settings) -> list[str]:
+def _self_heal(home: str | os.PathLike[str], settings: Settings) -> list[str]:
     """Stdlib only and never raises: it runs before ``hello`` is answered."""
-    if not (home / RECEIPT_FILE).exists():  # never installed here: nothing to heal, import nothing
+    if not os.path.exists(
+        os.path.join(home, RECEIPT_FILE)
+    ):  # never installed here: nothing to heal, import nothing
         return []
+    heal_here = os.name != "nt"  # a note cannot tell whether registry keys changed
     try:
+        from .install import healthy
+
+        if heal_here and healthy.unchanged(home, settings.extension_ids):
+            return []  # nothing it looked at last time has changed: import nothing either
+        from pathlib import Path
+
         from .install import selfheal
 
-        return selfheal.heal(home, settings)
+        watched: list[str] = []
+        repairs = selfheal.heal(Path(home), settings, watched=watched)
+        if heal_here and not repairs:
+            healthy.save(home, watched, settings.extension_ids)
+        return repairs
     except Exception as exc:
         print(f"flattr-host: self-healing skipped: {exc}", file=sys.stderr)
         return []
@@ -263,7 +343,11 @@ def _decode(payload: bytes) -> Any:
 
 
 def _is_hello(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("type") == "hello"
+    return _is_type(message, "hello")
+
+
+def _is_type(message: Any, kind: str) -> bool:
+    return isinstance(message, dict) and message.get("type") == kind
 
 
 def _send_all(writer: FrameWriter, replies: list[dict[str, Any]]) -> None:
@@ -280,7 +364,6 @@ def _start_loop(
     from .replies import event
     from .scheduler import SubmitLoop
 
-    logs.setup(paths.log_dir(), settings)
     db = paths.database_path(home)
     store.connect(db, settings).close()  # create or migrate once, before the thread starts
     loop = SubmitLoop(db, settings, emit_event=lambda name, data: emit(event(name, data)))

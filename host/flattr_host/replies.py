@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
+if TYPE_CHECKING:
+    from typing import Any
 
 # The longest string id a request may carry (``protocol.RequestId``); a longer one is not echoed.
 MAX_ID_LENGTH = 64

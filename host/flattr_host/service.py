@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,8 +31,10 @@ from . import protocol as p
 from .days import attention_day
 from .logs import log, redact_secret
 from .replies import error, event, ok, request_id
-from .scheduler import SubmitLoop
 from .settings import Settings
+
+if TYPE_CHECKING:  # imported by native before the loop's thread starts, not for requests
+    from .scheduler import SubmitLoop
 
 Emit = Callable[[dict[str, Any]], None]
 FLATTR_ORIGIN_HOST = "flattr.com"
@@ -39,6 +42,8 @@ FLATTR_ORIGIN_HOST = "flattr.com"
 INVALID = "invalid"
 # How that origin may be written in a page URL: no user info, no port other than https's own.
 FLATTR_ORIGIN_AUTHORITIES = frozenset({FLATTR_ORIGIN_HOST, f"{FLATTR_ORIGIN_HOST}:443"})
+# Batch ids past ``attention_batch_memory`` are deleted at most this often (seconds).
+BATCH_PURGE_INTERVAL = 3600.0
 # An unknown type is quoted back in its error only this far (it may be huge).
 MAX_ECHOED_TYPE = 64
 
@@ -57,6 +62,9 @@ class Service:
         # The attention day whose visit flattrs were last looked at by this process.
         self._visits_checked_day: str | None = None
         self.home = paths.data_home()  # where the dashboard it opens finds the data
+        # When batch ids past their memory were last deleted (not at every request: a resend
+        # is answered from whatever is still stored, so a late purge changes nothing).
+        self._batches_purged_at = -math.inf
 
     @classmethod
     def open(
@@ -71,6 +79,14 @@ class Service:
 
     def close(self) -> None:
         self.conn.close()
+
+    def checkpoint(self) -> None:
+        """Move committed pages from the WAL into the database: while nobody waits for a reply.
+        PASSIVE: never waits for another connection; what it cannot copy now is copied later."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # nothing is lost: the WAL keeps it
+            log.warning("checkpoint skipped: %s", exc)
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -253,10 +269,12 @@ class Service:
             ]
         )
         if r.batch is not None:
-            self.conn.execute(
-                "DELETE FROM attention_batches WHERE recorded_at < ?",
-                (now - self.settings.attention_batch_memory,),
-            )
+            if now - self._batches_purged_at >= BATCH_PURGE_INTERVAL:
+                self.conn.execute(
+                    "DELETE FROM attention_batches WHERE recorded_at < ?",
+                    (now - self.settings.attention_batch_memory,),
+                )
+                self._batches_purged_at = now  # a rolled-back purge is only done later
             self.conn.execute(
                 "INSERT INTO attention_batches (batch, results, recorded_at) VALUES (?, ?, ?)",
                 (r.batch, answer.model_dump_json(), now),

@@ -10,8 +10,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
-from typing import Any, NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import Any, NamedTuple
+
+    # Strings or paths: pathlib is not imported before hello (it imports re, urllib and more).
+    AnyPath = str | PathLike[str]
+else:
+    from ._namedtuple import NamedTuple
 
 DEFAULT_API_BASE = "https://api.flattr.com"
 DEFAULT_WEB_BASE = "https://flattr.com"
@@ -21,7 +29,7 @@ FLATTR_SCOPES = ("flattr", "thing", "email", "extendedread")
 
 class Settings(NamedTuple):
     # A NamedTuple, not a dataclass: ``dataclasses`` imports ``inspect``, and this module is read
-    # before ``hello`` is answered.
+    # before ``hello`` is answered (as is ``_namedtuple``, which spares importing ``typing``).
 
     # --- native messaging -------------------------------------------------------------------
     # Browser → host frames above this are refused before reading (Chrome allows up to 64 MiB;
@@ -110,6 +118,14 @@ class Settings(NamedTuple):
     # "NORMAL" in WAL mode survives a killed process (the acknowledgement contract); "FULL" also
     # survives power loss at the cost of an fsync per commit.
     synchronous: str = "NORMAL"
+    # SQLite's page cache per connection, at most (KiB; used only as the database grows): 2 MiB,
+    # SQLite's default, makes batching a long queue spill pages to disk (docs/benchmarks.md).
+    cache_kib: int = 8192
+    # No commit checkpoints the WAL (SQLite's default does so inside every 1000th page's COMMIT,
+    # an fsync the browser would wait for): the native host checkpoints once no request has come
+    # for this many seconds, a commit only past this many pages (store.connect).
+    idle_checkpoint_after: float = 1.0
+    wal_checkpoint_pages: int = 20_000
 
     # --- logs -------------------------------------------------------------------------------
     log_max_bytes: int = 1024 * 1024
@@ -161,7 +177,7 @@ _KINDS: dict[str, tuple[str, Any, Any]] = {
 class SettingsError(Exception):
     """settings.json cannot be used: ``message`` says where and why, ``command`` sets it aside."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
+    def __init__(self, path: AnyPath, problems: list[str]) -> None:
         self.path = path
         self.message = f"{path} is not usable: {'; '.join(problems)}"
         self.command = _move_aside_command(path)
@@ -175,7 +191,7 @@ class SettingsError(Exception):
 RETIRED = frozenset({"max_segment_seconds"})
 
 
-def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(home: AnyPath | None, environ: dict[str, str] | None = None) -> Settings:
     """Defaults, then ``<home>/settings.json``, then environment variables.
 
     The whole file is refused (``SettingsError``) at the first sign of a mistake: a typo'd name,
@@ -184,16 +200,17 @@ def load_settings(home: Path | None, environ: dict[str, str] | None = None) -> S
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     if home is not None:
-        values.update(_read_file(home / SETTINGS_FILE))
+        values.update(_read_file(os.path.join(home, SETTINGS_FILE)))
     for var, name in _ENV.items():
         if env.get(var):
             values[name] = env[var]
     return Settings(**values)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: AnyPath) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Notepad starts UTF-8 files with a BOM
+        with open(path, encoding="utf-8-sig") as file:  # Notepad starts UTF-8 files with a BOM
+            text = file.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -274,7 +291,7 @@ def _where(text: str, name: str) -> str:
     return f"line {line}, column {column}: "
 
 
-def _move_aside_command(path: Path) -> str:
+def _move_aside_command(path: AnyPath) -> str:
     if os.name == "nt":
         return f'move "{path}" "{path}.broken"'
     import shlex

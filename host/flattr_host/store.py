@@ -116,6 +116,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX visits_site_at ON visits (site, at);
     CREATE INDEX visits_at ON visits (at);
     """,
+    # 4: a long queue (100 000 flattrs after months offline) is sent in time linear in its length:
+    # each step looks up the newest unbatched flattr, the next due batch and whether a batch has
+    # items left through these instead of scanning the queue (profiled in docs/benchmarks.md).
+    """
+    CREATE INDEX flattrs_unbatched ON flattrs (account_id, created_at)
+        WHERE state = 'pending' AND batch_id IS NULL;
+    CREATE INDEX flattrs_batch_state ON flattrs (batch_id, state);
+    DROP INDEX flattrs_batch;
+    CREATE INDEX batches_due ON batches (account_id, next_attempt_at, id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Pause between attempts when another process holds the database while we set it up.
@@ -146,6 +156,11 @@ def connect(path: Path, settings: Settings) -> sqlite3.Connection:
         raise StoreError(f"synchronous must be NORMAL, FULL or EXTRA, not {settings.synchronous}")
     conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA cache_size = -{int(settings.cache_kib)}")
+    # No commit copies the WAL into the database (SQLite's default every 1000 pages, an fsync a
+    # request would wait for): the host does it while idle, the last connection when it closes,
+    # and a commit only past this many pages.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {int(settings.wal_checkpoint_pages)}")
     deadline = time.monotonic() + settings.busy_timeout_ms / 1000
     while True:
         # Switching to WAL and migrating can meet another process doing the same at the same

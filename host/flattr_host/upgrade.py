@@ -5,8 +5,8 @@ Stdlib only and cheap: ``hello`` may need it before anything heavy is imported.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
 PACKAGE = "flattr-companion"
 # pipx writes this file into the root of every environment it manages.
@@ -17,7 +17,7 @@ def upgrade_command(prefix: str | None = None, executable: str | None = None) ->
     """``pipx upgrade …`` when pipx manages our environment, else pip run by this very Python
     (right for any venv, activated or not); then ``install`` to refresh the browsers' manifests."""
     prefix = prefix or sys.prefix
-    if (Path(prefix) / PIPX_METADATA).is_file():
+    if os.path.isfile(os.path.join(prefix, PIPX_METADATA)):  # os.path: pathlib is slow to import
         return f"pipx upgrade {PACKAGE} && flattr-host install"
     python = _quote(executable or sys.executable)
     return f"{python} -m pip install --upgrade {PACKAGE} && {python} -m flattr_host install"

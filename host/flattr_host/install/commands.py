@@ -52,7 +52,7 @@ def install(
             file=sys.stderr,
         )
         return 1
-    # The launcher runs `python -I -m flattr_host` when that interpreter imports this very
+    # The launcher runs `python -I` on flattr_host.__main__ when that interpreter imports this very
     # package; otherwise it names the package's folder itself.
     source = None
     if source_probe and not launcher.imports_same_package(platform.executable):

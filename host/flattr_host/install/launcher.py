@@ -25,6 +25,9 @@ BOOTSTRAP = (
     "import os, sys; sys.path.insert(0, os.environ['FLATTR_HOST_SOURCE']); "
     "from flattr_host.__main__ import main; sys.exit(main())"
 )
+# The installed package, started as `-m flattr_host` would but without runpy: `-m` imports runpy,
+# importlib.util and contextlib first, some 8 ms of every start the browser waits for.
+INSTALLED = "import sys; from flattr_host.__main__ import main; sys.exit(main())"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PROBE_TIMEOUT = 30.0  # seconds for `python -I -c "import flattr_host"` at install time
 
@@ -63,11 +66,11 @@ def render(platform: Platform, interpreter: Path, *, source: Path | None, home: 
             "setlocal",
             *(f'set "{k}={_bat(str(v))}"' for k, v in env.items() if v is not None),
             f'"{_bat(str(interpreter))}" -I '
-            + ("-m flattr_host" if source is None else f'-c "{BOOTSTRAP}"')
+            + f'-c "{INSTALLED if source is None else BOOTSTRAP}"'
             + " %*",
         ]
         return "\r\n".join(lines) + "\r\n"
-    command = "-m flattr_host" if source is None else f"-c {shlex.quote(BOOTSTRAP)}"
+    command = f"-c {shlex.quote(INSTALLED if source is None else BOOTSTRAP)}"
     lines = [
         "#!/bin/sh",
         "# Flattr Companion host launcher, written by `flattr-host install`: run it again rather",

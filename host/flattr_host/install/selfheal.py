@@ -8,6 +8,7 @@ Runs before ``hello`` is answered: stdlib only, a few small files, and it never 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ..settings import Settings
@@ -17,23 +18,34 @@ from .platform import USER, WINDOWS, Platform
 log = logging.getLogger("flattr_host.install")
 
 
-def heal(home: Path, settings: Settings, platform: Platform | None = None) -> list[str]:
-    """Repair what the per-user receipt lists; returns one sentence per repair."""
+def heal(
+    home: Path,
+    settings: Settings,
+    platform: Platform | None = None,
+    watched: list[str] | None = None,
+) -> list[str]:
+    """Repair what the per-user receipt lists; returns one sentence per repair. ``watched``
+    receives every file and folder looked at (see ``healthy``)."""
     try:
-        return _heal(platform or Platform.current(home), settings)
+        return _heal(
+            platform or Platform.current(home), settings, [] if watched is None else watched
+        )
     except Exception as exc:  # a repair must never stop the host from answering
         log.warning("self-healing skipped: %s", exc)
         return []
 
 
-def _heal(platform: Platform, settings: Settings) -> list[str]:
+def _heal(platform: Platform, settings: Settings, watched: list[str]) -> list[str]:
     path = receipt.path_in(platform.data_dir(USER))
+    watched.append(str(path))
     record = receipt.load(path)
     if record is None or record.launcher is None:
         return []
     repairs: list[str] = []
-    changed = _heal_launcher(platform, record, repairs)
+    changed = _heal_launcher(platform, record, repairs, watched)
     for entry in record.files:
+        # Manifests are written only into folders that exist (the browser is installed).
+        watched += [entry.path, os.path.join(os.path.dirname(entry.path), "")]
         try:
             if entry.kind == receipt.WRAPPER:
                 _heal_wrapper(entry, record.launcher, repairs)
@@ -56,16 +68,21 @@ def _heal(platform: Platform, settings: Settings) -> list[str]:
     return repairs
 
 
-def _heal_launcher(platform: Platform, record: receipt.Receipt, repairs: list[str]) -> bool:
+def _heal_launcher(
+    platform: Platform, record: receipt.Receipt, repairs: list[str], watched: list[str]
+) -> bool:
     """Re-pin a launcher whose interpreter is gone (or the launcher itself). A working launcher is
     never touched, whichever environment this host runs from."""
     assert record.launcher is not None
     path = Path(record.launcher)
+    watched.append(str(path))
     try:
         pinned = launcher.pinned_interpreter(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         pinned = None
     else:
+        if pinned is not None:
+            watched.append(str(pinned))
         if pinned is None or pinned.exists():
             return False  # not ours (left alone), or sound
     home = platform.data_home if platform.env.get(launcher.HOME_VAR) else None
