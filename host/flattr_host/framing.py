@@ -10,11 +10,11 @@ import os
 import struct
 import sys
 
+from . import HostError
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
-
-from . import HostError
 
 HEADER = struct.Struct("=I")
 # Requests nest a few levels (request → segments → segment → meta); far deeper is hostile.

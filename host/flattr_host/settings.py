@@ -14,6 +14,7 @@ import os
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:
     from os import PathLike
+    from pathlib import Path
     from typing import Any, NamedTuple
 
     # Strings or paths: pathlib is not imported before hello (it imports re, urllib and more).
