@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from flattr_host import queue, store
+from flattr_host import flattrs, store
 from flattr_host.settings import Settings
 
 
@@ -29,9 +29,9 @@ def test_per_batch_queries_never_scan_the_queue(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "db.sqlite3", Settings())
     now = time.time()
     steps = [
-        lambda: queue.newest_unbatched(conn, 1),
-        lambda: queue.due_batch(conn, 1, now),
-        lambda: queue.start_sending(conn, 1, 1, now),
+        lambda: flattrs.newest_unbatched(conn, 1),
+        lambda: flattrs.due_batch(conn, 1, now),
+        lambda: flattrs.start_sending(conn, 1, 1, now),
     ]
     for step in steps:
         for plan in plans_of(conn, step):

@@ -24,7 +24,7 @@ RATE_LIMIT_WINDOW = 3600.0
 
 
 def backlog_drain(home: Path, count: int, runs: int) -> Figure:
-    from flattr_host import accounts, queue, store
+    from flattr_host import accounts, flattrs, store
     from flattr_host.settings import Settings
     from flattr_host.sim.client import SimProcess
     from flattr_host.submitter import Submitter
@@ -47,7 +47,7 @@ def backlog_drain(home: Path, count: int, runs: int) -> Figure:
             with store.transaction(conn):
                 account = accounts.sign_in(conn, sim.token, True, now)
                 for url in urls:
-                    queue.enqueue(
+                    flattrs.enqueue(
                         conn,
                         url=url,
                         page_url=url,
