@@ -1,8 +1,8 @@
 """The api.flattr.com role: everything under /rest/v2.
 
-Formats (contract §5): JSON by default, chosen by a ".json" suffix or the Accept header; the
-activity feeds also speak Activity Streams (".as", application/stream+json); every other
-documented format is 406 not_acceptable. ``jsonp=<callback>`` wraps any JSON answer.
+Formats (docs/flattr-api.md#formats): JSON by default, chosen by a ".json" suffix or the Accept
+header; the activity feeds also speak Activity Streams (".as", application/stream+json); every
+other documented format is 406 not_acceptable. ``jsonp=<callback>`` wraps any JSON answer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""GET /things/search: filters, the tag expression language and the sort orders (contract §1)."""
+"""GET /things/search: filters, the tag expression language and the sort orders
+(docs/flattr-api.md, "Search" under Endpoints)."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ DISCOVERABLE_HOSTS = frozenset(
     {"github.com", "gist.github.com", "soundcloud.com", "twitter.com", "instagram.com"}
 )
 
-# Paging (contract §1): count defaults to 30, pages start at 1. The largest count is our choice.
+# Paging (docs/flattr-api.md#paging): count defaults to 30, pages start at 1. The largest count
+# is our choice.
 DEFAULT_PAGE_COUNT = 30
 MAX_PAGE_COUNT = 100
 SEARCH_SORTS = ("relevance", "trend", "flattrs", "flattrs_month", "flattrs_week", "flattrs_day")
