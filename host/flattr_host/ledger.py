@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from . import flattrs, sites, urls
-from .days import attention_day
+from .days import attention_day, reported_time
 from .settings import Settings
 from .urls import PageMeta
 
@@ -25,10 +25,6 @@ SIGNED_OUT = "signed_out"
 REASON_ATTENTION = "attention"
 REASON_AUDIO = "audio"
 REASON_MANUAL = "manual"
-
-# A segment is filed under the day it started, unless the extension's timestamp is in the future
-# or older than this (a clock jump, or a segment held back far too long): then under ``now``.
-MAX_BACKDATE_SECONDS = 86_400.0
 
 
 # --- thresholds (pure) -------------------------------------------------------------------------
@@ -176,13 +172,6 @@ def _save(
     )
 
 
-def _segment_time(segment: Segment, now: float) -> float:
-    started = segment.started_at
-    if started is None or not math.isfinite(started):
-        return now
-    return started if now - MAX_BACKDATE_SECONDS <= started <= now else now
-
-
 def _record_one(
     conn: sqlite3.Connection,
     segment: Segment,
@@ -199,7 +188,7 @@ def _record_one(
     if not decision.counts or decision.url is None or decision.site is None:
         return SegmentResult(decision.url, decision.site, False, decision.reason)
     url, site = decision.url, decision.site
-    day = attention_day(_segment_time(segment, now), settings, tz)
+    day = attention_day(reported_time(segment.started_at, now), settings, tz)
     old = _load(conn, day, url)
     # Counted in full: the protocol's MAX_SEGMENT_SECONDS bounds a segment, and the extension
     # splits longer stretches, so clipping here would only lose what the user gave.

@@ -13,14 +13,13 @@ when it is recorded (``gap_before``), and is marked ``followed`` when another vi
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import tzinfo
 
 from . import flattrs, sites, store, urls
-from .days import attention_day
+from .days import attention_day, day_start, reported_time
 from .settings import Settings
 
 ENABLED_KEY = "visit_flattrs"
@@ -32,8 +31,6 @@ PRIVATE = "private"
 DUPLICATE = "duplicate"
 RULE_DAILY = "daily"
 RULE_BURST = "burst"
-# A visit time in the future or older than this (clock jump, visit held back) is taken as "now".
-MAX_BACKDATE_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -97,19 +94,6 @@ def rule_met(history: Sequence[Visit], settings: Settings) -> str | None:
 # --- time --------------------------------------------------------------------------------------
 
 
-def day_start(ts: float, settings: Settings, tz: tzinfo | None = None) -> float:
-    """Unix time at which the attention day holding ``ts`` began (``day_start_hour`` local)."""
-    day = datetime.fromisoformat(attention_day(ts, settings, tz)).date()
-    start = datetime.combine(day, time(settings.day_start_hour), tz)
-    return start.timestamp()
-
-
-def _visit_time(at: float | None, now: float) -> float:
-    if at is None or not math.isfinite(at):
-        return now
-    return at if now - MAX_BACKDATE_SECONDS <= at <= now else now
-
-
 # --- recording -------------------------------------------------------------------------------
 
 
@@ -128,7 +112,7 @@ def record(
         return VisitResult(None, False, PRIVATE)
     if not enabled(conn, settings):
         return VisitResult(None, False, OFF)
-    when = _visit_time(at, now)
+    when = reported_time(at, now)
     if conn.execute("SELECT 1 FROM visits WHERE at = ?", (when,)).fetchone() is not None:
         # A resend of a batch whose reply was lost: that very visit is kept already.
         return VisitResult(None, False, DUPLICATE)
