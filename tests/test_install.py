@@ -136,6 +136,17 @@ def test_a_missing_template_says_to_reinstall(
         manifest.build(manifest.CHROMIUM, "/opt/x/launcher", Settings())
 
 
+def test_install_with_a_missing_template_says_to_reinstall_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform = make_platform(tmp_path)
+    before = snapshot(tmp_path)
+    monkeypatch.setattr(manifest, "TEMPLATE_DIR", tmp_path / "gone")
+    assert commands.install(platform, Settings(), ["chrome"], False, False, source_probe=False) == 1
+    assert "reinstall flattr-companion" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+
+
 def test_manifests_allow_the_dev_id_store_ids_and_the_firefox_id() -> None:
     settings = Settings(store_extension_ids=("abcdefghijklmnopabcdefghijklmnop",))
     chromium = manifest.build(manifest.CHROMIUM, "/opt/x/launcher", settings)

@@ -63,7 +63,11 @@ def install(
         unsafe = trust.problems(paths, owners)
         if unsafe and not _allow_untrusted(platform, unsafe, names, force):
             return 1
-    plan = installer.plan(platform, settings, targets, scope, source=source)
+    try:
+        plan = installer.plan(platform, settings, targets, scope, source=source)
+    except ValueError as exc:  # a template missing or damaged: the package itself is broken
+        print(f"flattr-host: {exc}", file=sys.stderr)
+        return 1
     print(f"Installing flattr-host for {', '.join(t.name for t in targets)} ({scope}):")
     if dry_run:
         for line in installer.describe(plan, platform):
