@@ -76,7 +76,8 @@ def test_open_dashboard_starts_one_window_and_then_focuses_it(
         assert first["result"] == {"started": True, "focused": False}
         info = _wait_for_window(home)
         window_pids.append(info["pid"])
-        # The host still answers while the window runs: it never waited for it.
+        # "started" came once the window was on screen, and the host answers while it runs.
+        assert info.get("shown") is True
         assert host.request("status")["ok"]
         second = host.request("open_dashboard")
         assert second["result"] == {"started": False, "focused": True}
@@ -134,6 +135,25 @@ def test_without_the_gui_extra_open_dashboard_answers_the_command(tmp_path: Path
     assert reply["error"]["command"] == launch.INSTALL_COMMAND
     assert launch.INSTALL_COMMAND in reply["error"]["message"]
     assert instance.running(home) is None
+
+
+@pytest.mark.skipif(launch.gui_installed() is False, reason="needs the gui extra")
+def test_a_window_that_dies_at_start_is_reported_not_started(tmp_path: Path) -> None:
+    # Qt cannot load the platform it is told to use: the window process ends before any window,
+    # as it does when a system library is missing.
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**offscreen_env(home), "QT_QPA_PLATFORM": "no-such-platform"}
+    with HostProcess(home, env=env) as host:
+        reply = host.request("open_dashboard")
+        assert host.request("status")["ok"]  # and the host carries on
+    assert not reply["ok"], reply
+    error = reply["error"]
+    assert error["code"] == "gui_unavailable"
+    assert "could not start (This application failed to start" in error["message"]
+    assert str(home / "logs" / launch.LOG_FILE) in error["message"]
+    assert error["command"] == "flattr-host dashboard"
+    assert not instance.focus(home)  # no window is left to answer
 
 
 def test_stats_prints_the_figures_the_dashboard_draws(

@@ -381,7 +381,7 @@ class Service:
 
         try:
             opened = launch.open_dashboard(self.home, r.page)
-        except launch.GuiMissing as exc:
+        except (launch.GuiMissing, launch.WindowFailed) as exc:
             raise HostError("gui_unavailable", str(exc), exc.command) from None
         return p.DashboardOpened(started=opened.started, focused=opened.focused), False
 

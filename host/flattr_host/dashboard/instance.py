@@ -55,6 +55,11 @@ class Instance:
         self._thread = threading.Thread(target=loop, daemon=True, name="dashboard-focus")
         self._thread.start()
 
+    def mark_shown(self) -> None:
+        """Say in the info file that the window is on screen: whoever started this process
+        waits for that, or for the process to end, to know whether the start worked."""
+        _write_info(self.home, {"pid": os.getpid(), "port": self.port, "shown": True})
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             (self.home / INFO_FILE).unlink()
@@ -98,16 +103,19 @@ def claim(home: Path) -> Instance | None:
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("127.0.0.1", 0))
     server.listen(4)
-    info: dict[str, Any] = {"pid": os.getpid(), "port": server.getsockname()[1]}
+    _write_info(home, {"pid": os.getpid(), "port": server.getsockname()[1]})
+    return Instance(home, handle, server)
+
+
+def _write_info(home: Path, info: dict[str, Any]) -> None:
     tmp = home / (INFO_FILE + ".tmp")
     tmp.write_text(json.dumps(info), encoding="utf-8")
     paths.restrict(tmp)
     os.replace(tmp, home / INFO_FILE)
-    return Instance(home, handle, server)
 
 
 def running(home: Path) -> dict[str, Any] | None:
-    """``{pid, port}`` of the open window, or None."""
+    """``{pid, port[, shown]}`` of the open window, or None."""
     try:
         info = json.loads((home / INFO_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -93,6 +93,7 @@ def run(home: Path, settings: Settings, page: str | None = None) -> int:
         window.run_js("window.dashboard && window.dashboard.focused()")
 
     claimed.serve(bring_to_front)
+    window.events.shown += claimed.mark_shown
     try:
         webview.start(gui=_backend(), private_mode=True)
     finally:
