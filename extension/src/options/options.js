@@ -312,9 +312,9 @@ function wire() {
   });
   $("sign-out").addEventListener("click", askSignOut);
   $("open-dashboard").addEventListener("click", async () => {
+    notice("Opening the dashboard…"); // the host answers once the window is on screen
     const answer = await request({ kind: "ui:open-dashboard" });
-    notice(answer.ok ? (answer.focused ? "The dashboard is open." : "Opening the dashboard…")
-      : errorText(answer.error));
+    notice(answer.ok ? "The dashboard is open." : errorText(answer.error));
   });
   $("sign-out-cancel").addEventListener("click", () => $("sign-out-dialog").close());
   $("sign-out-confirm").addEventListener("click", signOut);

@@ -147,6 +147,7 @@ function wire() {
     window.close();
   });
   $("open-dashboard").addEventListener("click", async () => {
+    notice("Opening the dashboard…"); // the host answers once the window is on screen
     const answer = await request({ kind: "ui:open-dashboard" });
     if (answer.ok) window.close();
     else notice(errorText(answer.error));
