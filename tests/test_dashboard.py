@@ -401,12 +401,25 @@ def test_settings_switches_and_export(home: Path, window: DashboardWindow, tmp_p
     assert _settings(home).thresholds == Settings().thresholds
     window.run(
         "document.getElementById('thresholds').value = '40, 90 120';"
+        "document.getElementById('audio-thresholds').value = '300 0';"
+        "document.getElementById('save-figures').click()"
+    )
+    window.wait_for("document.getElementById('notice').textContent.includes('audio thresholds')")
+    assert _settings(home).thresholds == Settings().thresholds
+    # What was typed stays, to be corrected, rather than the page redrawn from the file.
+    assert window.js("document.getElementById('thresholds').value") == "40, 90 120"
+    window.run(
+        "document.getElementById('audio-thresholds').value = '200, 400';"
         "document.getElementById('batch-size').value = '20';"
         "document.getElementById('save-figures').click()"
     )
     window.wait_for("document.getElementById('notice').textContent.startsWith('Saved.')")
     saved = _settings(home)
-    assert (saved.thresholds, saved.batch_size) == ((40, 90, 120), 20)
+    assert (saved.thresholds, saved.audio_thresholds, saved.batch_size) == (
+        (40, 90, 120),
+        (200, 400),
+        20,
+    )
     assert saved.backoff_base == FAST_SETTINGS["backoff_base"]  # the rest of the file is kept
     window.run(
         "document.getElementById('new-site').value = 'https://www.Example.ORG/x';"

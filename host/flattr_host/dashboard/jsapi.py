@@ -181,23 +181,28 @@ class DashboardApi:
             return _error(f"cannot write {target}: {exc.strerror or exc}")
         return _ok(path=str(target))
 
-    def set_figures(self, thresholds: list[int], batch_size: int) -> dict[str, Any]:
-        """Thresholds (seconds of attention a day, rising) and the batch size, into settings.json;
-        the host uses them from its next start."""
+    def set_figures(
+        self, thresholds: list[int], audio_thresholds: list[int], batch_size: int
+    ) -> dict[str, Any]:
+        """Thresholds for pages and for audio pages (seconds of attention a day, rising) and the
+        batch size, into settings.json; the host uses them from its next start."""
         try:
             steps = [int(t) for t in thresholds]
+            audio = [int(t) for t in audio_thresholds]
             size = int(batch_size)
         except (TypeError, ValueError):
             return _error("thresholds and batch size must be whole numbers")
-        if not steps or any(t <= 0 for t in steps) or steps != sorted(set(steps)):
-            return _error("thresholds must be rising whole numbers of seconds, e.g. 50, 96, 138")
+        for name, values in (("thresholds", steps), ("audio thresholds", audio)):
+            if not values or any(t <= 0 for t in values) or values != sorted(set(values)):
+                return _error(f"{name} must be rising whole numbers of seconds, e.g. 50, 96, 138")
         if not MIN_BATCH <= size <= MAX_BATCH:
             return _error(f"the batch size must be from {MIN_BATCH} to {MAX_BATCH}")
+        changes = {"thresholds": steps, "audio_thresholds": audio, "batch_size": size}
         try:
-            self._settings = save_settings(self._home, {"thresholds": steps, "batch_size": size})
+            self._settings = save_settings(self._home, changes)
         except (SettingsError, OSError) as exc:
             return _error(str(exc))
-        return _ok(thresholds=steps, batch_size=size)
+        return _ok(**changes)
 
     def sign_out(self) -> dict[str, Any]:
         with self._db(write=True) as conn:

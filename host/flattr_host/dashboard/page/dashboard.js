@@ -82,13 +82,15 @@ function answerConfirm(yes) {
 
 async function act(button, call, done) {
   if (button) button.disabled = true;
+  let refused = false;
   try {
     const answer = await call();
-    if (answer && answer.ok === false) notice(answer.error);
+    refused = Boolean(answer && answer.ok === false);
+    if (refused) notice(answer.error);
     else if (done) notice(done(answer));
   } finally {
     if (button) button.disabled = false;
-    await show(current);
+    if (!refused) await show(current); // a refused value stays where it was typed, to be fixed
   }
 }
 
@@ -345,17 +347,18 @@ async function settingsPage() {
 
 function figuresCard(s) {
   const thresholds = el("input", { type: "text", id: "thresholds", value: s.thresholds.join(", ") });
+  const audio = el("input", { type: "text", id: "audio-thresholds", value: s.audio_thresholds.join(", ") });
   const batch = el("input", { type: "number", id: "batch-size", min: 1, max: 500, value: s.batch_size });
+  const numbers = (input) => input.value.split(/[\s,]+/).filter(Boolean).map(Number);
   const save = el("button", {
     id: "save-figures", text: "Save",
-    onclick: (e) => act(e.target, () => api().set_figures(
-      thresholds.value.split(/[\s,]+/).filter(Boolean).map(Number), Number(batch.value)),
-    () => "Saved. The host uses them from its next start."),
+    onclick: (e) => act(e.target, () => api().set_figures(numbers(thresholds), numbers(audio), Number(batch.value)),
+      () => "Saved. The host uses them from its next start."),
   });
   return card("Thresholds and sending",
     el("table", {},
       el("tr", {}, el("th", { text: "A page earns a flattr at (seconds of attention a day)" }), el("td", {}, thresholds)),
-      el("tr", {}, el("th", { text: "Audio pages at" }), el("td", { text: `${s.audio_thresholds.join(", ")} s` })),
+      el("tr", {}, el("th", { text: "Pages playing audio earn one at (seconds)" }), el("td", {}, audio)),
       el("tr", {}, el("th", { text: "Flattrs per request" }), el("td", {}, batch))),
     el("div", { class: "row" }, save),
     el("p", { class: "muted small" }, "Saved in ", el("code", { text: s.settings_file }), "; the host reads it when it starts."));
