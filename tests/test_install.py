@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from flattr_host.install import browsers, commands, installer, launcher, manifest, receipt, trust
+from flattr_host.install import (
+    browsers,
+    commands,
+    doctor,
+    installer,
+    launcher,
+    manifest,
+    receipt,
+    trust,
+)
 from flattr_host.install.platform import LINUX, MACOS, SYSTEM, USER, WINDOWS, Platform
 from flattr_host.install.registry import HKCU, HKLM, MemoryRegistry
 from flattr_host.settings import Settings
@@ -605,3 +614,21 @@ def test_what_counts_as_changeable_by_others() -> None:
     assert "uid 1000" in found[1].why and found[1].why.endswith("not root or an administrator")
     assert found[2].why.startswith("is writable by group ") and "gid 50" in found[2].why
     assert found[2].fix == "sudo chmod g-w /opt/py"
+
+
+def test_doctor_rechecks_a_system_install_that_others_can_now_change(tmp_path: Path) -> None:
+    venv = _venv(tmp_path)
+    platform = replace(make_platform(tmp_path), executable=venv / "bin/python")
+    assert _system_install(platform, OURS) == 0
+
+    def host_findings() -> str:
+        sections = doctor.run(platform, Settings(), names=["chrome"], launch=False, owners=OURS)
+        return "\n".join(doctor.render(sections[:1]))
+
+    assert "every user's browser runs" not in host_findings()
+    (venv / "bin").chmod((venv / "bin").stat().st_mode | 0o002)  # loosened after the install
+    found = host_findings()
+    assert f"every user's browser runs {venv / 'bin/python'}, but {venv / 'bin'} is writable" in (
+        found
+    )
+    assert f"sudo chmod o-w {venv / 'bin'}" in found

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..settings import Settings, SettingsError, load_settings
 from . import browsers as b
-from . import launcher, manifest, policy, probe, receipt, sandbox
+from . import launcher, manifest, policy, probe, receipt, sandbox, trust
 from .platform import SYSTEM, USER, WINDOWS, Platform, current_os
 from .report import FAIL, INFO, OK, WARN, Finding, command, install_command
 
@@ -51,13 +51,14 @@ def run(
     names: list[str] | None = None,
     timeout: float = probe.TIMEOUT,
     launch: bool | None = None,
+    owners: trust.Owners | None = None,
 ) -> list[Section]:
     """Check everything; returns one section for the host, then one per browser."""
     if launch is None:  # a simulated Windows cannot start a .bat here, nor the reverse
         launch = (platform.os == WINDOWS) == (current_os() == WINDOWS)
     host = Section("flattr-host")
     _check_settings(platform, host)
-    receipts = _check_receipts(platform, host)
+    receipts = _check_receipts(platform, host, owners)
     targets = _targets(platform, names or ["auto"], receipts, host)
     sections = [host]
     launches: list[_Launch] = []
@@ -109,7 +110,9 @@ def _check_settings(platform: Platform, host: Section) -> None:
         )
 
 
-def _check_receipts(platform: Platform, host: Section) -> list[receipt.Receipt]:
+def _check_receipts(
+    platform: Platform, host: Section, owners: trust.Owners | None
+) -> list[receipt.Receipt]:
     found: list[receipt.Receipt] = []
     for scope in (USER, SYSTEM):
         path = receipt.path_in(platform.data_dir(scope))
@@ -122,13 +125,19 @@ def _check_receipts(platform: Platform, host: Section) -> list[receipt.Receipt]:
             continue
         found.append(record)
         if record.launcher:
-            _check_launcher(Path(record.launcher), platform, host, scope)
+            _check_launcher(Path(record.launcher), platform, host, scope, owners)
     if not found:
         host.add(INFO, "not installed by `flattr-host install` yet (no receipt)")
     return found
 
 
-def _check_launcher(path: Path, platform: Platform, section: Section, scope: str) -> bool:
+def _check_launcher(
+    path: Path,
+    platform: Platform,
+    section: Section,
+    scope: str,
+    owners: trust.Owners | None = None,
+) -> bool:
     fix = install_command(platform, "auto", scope)
     if not path.is_file():
         section.add(FAIL, f"launcher {path} is missing", fix)
@@ -150,6 +159,18 @@ def _check_launcher(path: Path, platform: Platform, section: Section, scope: str
             f"{fix}   (from the environment the host should run in)",
         )
         return False
+    if scope == SYSTEM and platform.os != WINDOWS and pinned is not None:
+        # What `install --system` checked may have changed since: every user still runs it.
+        runs = [path, *trust.runtime_paths(pinned, None, launcher.PACKAGE_DIR)]
+        unsafe = trust.problems(runs, owners or trust.Owners.current())
+        for problem in unsafe:
+            section.add(
+                FAIL,
+                f"every user's browser runs {pinned}, but {problem.path} {problem.why}",
+                problem.fix,
+            )
+        if unsafe:
+            return False
     section.add(OK, f"launcher {path}" + (f" pins {pinned}" if pinned else ""))
     return True
 
