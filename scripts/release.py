@@ -7,12 +7,15 @@ Run through ./scripts/release (which sets up .venv with `build` first).
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +103,31 @@ def source_date_epoch() -> str | None:
     return stamp if done.returncode == 0 and stamp.isdigit() else None
 
 
+def normalize_sdist(path: Path, stamp: int) -> None:
+    """Rewrite the sdist so that the same commit always gives the same bytes: setuptools keeps
+    each file's mtime, owner and order, and gzip's own time stamp. Members are sorted, dated
+    ``stamp``, owned by root, modes 0644/0755, and the gzip header carries ``stamp`` and no name."""
+    with tarfile.open(path, "r:gz") as source:
+        members = sorted(source.getmembers(), key=lambda m: m.name)
+        contents = {m.name: source.extractfile(m).read() for m in members if m.isfile()}  # type: ignore[union-attr]
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for member in members:
+            member.mtime = stamp
+            member.uid = member.gid = 0
+            member.uname = member.gname = ""
+            executable = member.isdir() or member.mode & 0o111
+            member.mode = 0o755 if executable else 0o644
+            member.pax_headers = {}
+            data = contents.get(member.name)
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=stamp) as gz,
+    ):
+        gz.write(packed.getvalue())
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -126,6 +154,8 @@ def release(out: Path, changelog: Path = CHANGELOG) -> list[Path]:
     print("== wheel and sdist (python -m build)", flush=True)
     clear_build_state()
     run([sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], "python -m build", env)
+    if stamp:
+        normalize_sdist(out / f"flattr_companion-{version}.tar.gz", int(stamp))
     print("== extension store packages", flush=True)
     run([node, str(REPO / "extension" / "tools" / "build.mjs"), "--out", str(out)], "build.mjs")
     files = [out / name for name in artefacts(version)]

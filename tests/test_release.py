@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import subprocess
 import sys
@@ -139,6 +140,37 @@ def test_each_store_zip_holds_exactly_the_built_files(dist: Path, target: str) -
     if target == "chromium":
         assert unpacked.pop("key")  # the unpacked build keeps the development id
     assert shipped == unpacked
+
+
+def test_the_sdist_is_dated_by_the_last_commit(dist: Path) -> None:
+    stamp = release_script.source_date_epoch()
+    assert stamp is not None, "the tests run from a git checkout"
+    with tarfile.open(dist / f"flattr_companion-{VERSION}.tar.gz") as sdist:
+        assert {m.mtime for m in sdist.getmembers()} == {int(stamp)}
+        assert {(m.uid, m.gid) for m in sdist.getmembers()} == {(0, 0)}
+
+
+def _tarball(path: Path, files: dict[str, bytes], mtime: int, uid: int) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.uid, info.mode = len(data), mtime, uid, 0o664
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_normalizing_makes_one_sdist_of_two_builds_of_the_same_files(tmp_path: Path) -> None:
+    files = {"p-1/setup.cfg": b"[metadata]\n", "p-1/a.py": b"print(1)\n"}
+    first, second = tmp_path / "first.tar.gz", tmp_path / "second.tar.gz"
+    _tarball(first, files, mtime=1_700_000_000, uid=1000)
+    _tarball(second, dict(reversed(files.items())), mtime=1_800_000_000, uid=0)
+    assert first.read_bytes() != second.read_bytes()
+    for path in (first, second):
+        release_script.normalize_sdist(path, 1_600_000_000)
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        assert tar.getnames() == sorted(files)
+        assert {n: tar.extractfile(n).read() for n in files} == files  # type: ignore[union-attr]
+        assert {m.mode for m in tar.getmembers()} == {0o644}
 
 
 def test_a_version_without_a_changelog_entry_is_refused(tmp_path: Path) -> None:
