@@ -15,7 +15,9 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from flattr_host import framing, paths, store
-from flattr_host import protocol as p
+from flattr_host.protocol import parse_request
+from flattr_host.protocol.requests import SetSiteRequest
+from flattr_host.protocol.vocabulary import Message
 from flattr_host.service import Service
 from flattr_host.settings import Settings
 from fuzzing import REPLY_SCHEMA, frames
@@ -67,7 +69,7 @@ def test_one_request_raising_anything_leaves_its_neighbours_committed(
 ) -> None:
     real = Service._on_set_site
 
-    def write_then_fail(self: Service, r: p.SetSiteRequest) -> Any:
+    def write_then_fail(self: Service, r: SetSiteRequest) -> Any:
         real(self, r)  # it wrote its row: the failure must take that back, and only that
         raise failure
 
@@ -83,14 +85,15 @@ def test_one_request_raising_anything_leaves_its_neighbours_committed(
 def test_a_request_whose_validation_raises_fails_alone(
     service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = p.parse_request
+    real = parse_request
 
-    def parse(message: dict[str, Any]) -> p.Message:
+    def parse(message: dict[str, Any]) -> Message:
         if message["type"] == "set_site":
             raise RecursionError("maximum recursion depth exceeded")
         return real(message)
 
-    monkeypatch.setattr(p, "parse_request", parse)
+    # The service validates through the name it imported.
+    monkeypatch.setattr("flattr_host.service.parse_request", parse)
     replies = service.handle_batch(_burst(1, "set_site"))
     assert [r["ok"] for r in replies] == [True, False, True]
     assert replies[1]["error"]["code"] == "internal_error"
@@ -136,7 +139,7 @@ def test_a_malformed_export_cursor_is_invalid_request_and_fails_alone(
 def test_when_sqlite_aborts_the_transaction_nothing_is_acknowledged(
     service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def abort(self: Service, r: p.SetSiteRequest) -> Any:
+    def abort(self: Service, r: SetSiteRequest) -> Any:
         # As SQLite does on a full disk or an I/O error: the whole transaction is gone.
         self.conn.execute("ROLLBACK")
         raise sqlite3.OperationalError("database or disk is full")

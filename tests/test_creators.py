@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flattr_host import creators, service, urls
+from flattr_host import creators, service
+from flattr_host.creators import names_a_creator
 from flattr_host.urls import PageMeta
 
 PAGE = "https://blog.example.com/post/1?utm_source=x"
@@ -24,7 +25,7 @@ def test_http_payment_link_counts_and_is_sent_over_https() -> None:
     meta = PageMeta(
         payment_url="http://flattr.com/submit/auto?url=http%3A%2F%2Fa.example%2F&user_id=flattr"
     )
-    target = urls.resolve_target(PAGE, meta)
+    target = creators.resolve_target(PAGE, meta)
     assert target == "https://flattr.com/submit/auto?url=http%3A%2F%2Fa.example%2F&user_id=flattr"
     c = creators.declared(PAGE, meta)
     assert c is not None and (c.name, c.kind, c.source) == ("flattr", "user", "payment_link")
@@ -37,7 +38,7 @@ def test_flattr_id_builds_an_auto_submit_url_for_the_page() -> None:
     assert c.submit_url.startswith("https://flattr.com/submit/auto?")
     q = query(c.submit_url)
     assert q == {"url": [PAGE_NORMAL], "user_id": ["alice"], "title": ["Post one"], "tags": ["a,b"]}
-    assert urls.resolve_target(PAGE, meta) == c.submit_url
+    assert creators.resolve_target(PAGE, meta) == c.submit_url
 
 
 def test_flattr_id_uses_the_same_site_canonical_url() -> None:
@@ -58,7 +59,7 @@ def test_community_identifier_goes_as_owner() -> None:
 )
 def test_a_malformed_flattr_id_is_ignored(bad: str) -> None:
     assert creators.declared(PAGE, PageMeta(flattr_id=bad)) is None
-    assert urls.resolve_target(PAGE, PageMeta(flattr_id=bad)) == PAGE_NORMAL
+    assert creators.resolve_target(PAGE, PageMeta(flattr_id=bad)) == PAGE_NORMAL
 
 
 def test_button_markup() -> None:
@@ -149,9 +150,9 @@ def test_page_status_lists_the_sites_pages_flattred_today(tmp_path: Path) -> Non
 
 
 def test_metadata_mode_needs_a_valid_declaration() -> None:
-    assert PageMeta(flattr_id="alice").has_flattr_metadata
-    assert PageMeta(button_url="https://flattr.com/thing/7").has_flattr_metadata
-    assert PageMeta(payment_url=AUTO).has_flattr_metadata
-    assert not PageMeta(flattr_id="not a name").has_flattr_metadata
-    assert not PageMeta(payment_url="https://evil.example/submit/auto?url=x").has_flattr_metadata
-    assert not PageMeta(button_url="https://flattr.com/about").has_flattr_metadata
+    assert names_a_creator(PageMeta(flattr_id="alice"))
+    assert names_a_creator(PageMeta(button_url="https://flattr.com/thing/7"))
+    assert names_a_creator(PageMeta(payment_url=AUTO))
+    assert not names_a_creator(PageMeta(flattr_id="not a name"))
+    assert not names_a_creator(PageMeta(payment_url="https://evil.example/submit/auto?url=x"))
+    assert not names_a_creator(PageMeta(button_url="https://flattr.com/about"))

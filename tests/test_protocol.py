@@ -12,13 +12,15 @@ import pytest
 from pydantic import ValidationError
 
 from flattr_host import PROTOCOL_VERSION, hello, holds, protocol, upgrade
+from flattr_host.protocol import requests, results, vocabulary
+from flattr_host.protocol.schema import schema_text
 from flattr_host.service import Service
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
 
 def test_committed_schema_is_current() -> None:
-    assert SCHEMA_FILE.read_text(encoding="utf-8") == protocol.schema_text(), (
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
         "protocol.schema.json is stale: run `flattr-host schema -o protocol.schema.json`"
     )
 
@@ -31,7 +33,7 @@ def _validator(ref: str) -> jsonschema.Draft202012Validator:
 def test_fast_hello_matches_the_model() -> None:
     # hello is answered by stdlib code before pydantic is imported; it must still obey the schema.
     result = hello.hello_result(["chromium"])
-    protocol.HelloResult.model_validate(result)
+    results.HelloResult.model_validate(result)
     _validator("#/$defs/HelloResult").validate(result)
     assert result["protocol"] == PROTOCOL_VERSION
 
@@ -76,7 +78,7 @@ def test_schema_and_models_agree_on_invalid_requests(message: dict[str, object])
     "segment",
     [
         {"url": "https://a.example/", "seconds": -1},
-        {"url": "https://a.example/", "seconds": protocol.MAX_SEGMENT_SECONDS + 1},
+        {"url": "https://a.example/", "seconds": vocabulary.MAX_SEGMENT_SECONDS + 1},
         {"url": "https://a.example/", "seconds": 3, "title": "cut \ud83d"},
         {"url": "https://a.example/\udfff", "seconds": 3},
         {"url": "https://a.example/", "seconds": 3, "meta": {"flattr_id": "\ud800"}},
@@ -94,17 +96,17 @@ def test_a_bad_segment_is_refused_alone(segment: object) -> None:
     else:
         assert not _validator("#/$defs/Request").is_valid(message)  # the contract: never send it
     parsed = protocol.parse_request(message)
-    assert isinstance(parsed, protocol.AttentionRequest)
+    assert isinstance(parsed, requests.AttentionRequest)
     first, bad, last = parsed.segments
-    assert first == last == protocol.Segment.model_validate(good)
-    assert isinstance(bad, protocol.InvalidSegment) and bad.error
+    assert first == last == requests.Segment.model_validate(good)
+    assert isinstance(bad, requests.InvalidSegment) and bad.error
     bad.error.encode("utf-8")  # a reply can carry it
 
 
 def test_segment_seconds_maximum_is_in_the_schema() -> None:
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     seconds = schema["$defs"]["Segment"]["properties"]["seconds"]
-    assert seconds["maximum"] == protocol.MAX_SEGMENT_SECONDS
+    assert seconds["maximum"] == vocabulary.MAX_SEGMENT_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -127,7 +129,7 @@ def test_lone_surrogates_are_refused_with_a_message_that_encodes(
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         protocol.parse_request(message)
-    described = protocol.describe_errors(caught.value)
+    described = vocabulary.describe_errors(caught.value)
     assert "not well-formed Unicode" in described
     described.encode("utf-8")
 
@@ -171,13 +173,13 @@ def test_the_holds_and_what_a_flush_lifts_are_the_submitters() -> None:
         holds.SUBSCRIPTION_INACTIVE,
         holds.WAITING_FOR_ACCOUNT,
     }
-    assert reasons == set(get_args(protocol.HoldReason))
-    assert set(protocol.FLUSH_LIFTS) == {*holds.FORCE_LIFTS, holds.REFUSED}
+    assert reasons == set(get_args(vocabulary.HoldReason))
+    assert set(vocabulary.FLUSH_LIFTS) == {*holds.FORCE_LIFTS, holds.REFUSED}
 
 
 def test_protocol_md_documents_every_message_and_error_code() -> None:
     text = (SCHEMA_FILE.parent / "PROTOCOL.md").read_text(encoding="utf-8")
-    for name in [*protocol.REQUEST_TYPES, *protocol.ERROR_CODES]:
+    for name in [*protocol.REQUEST_TYPES, *vocabulary.ERROR_CODES]:
         assert f"`{name}`" in text, f"PROTOCOL.md does not document {name}"
 
 

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flattr_host import urls
-from flattr_host.urls import PageMeta, classify, normalize, resolve_target, site_of
+from flattr_host.creators import names_a_creator, resolve_target
+from flattr_host.urls import PageMeta, classify, normalize, site_of
 
 
 @pytest.mark.parametrize(
@@ -128,9 +129,9 @@ AUTO = "https://flattr.com/submit/auto?url=https%3A%2F%2Fexample.com%2Fa&user_id
 def test_payment_link_wins() -> None:
     meta = PageMeta(payment_url=AUTO + "#frag", canonical_url="https://example.com/canon")
     assert resolve_target("https://example.com/a?utm=1", meta) == AUTO
-    assert PageMeta(payment_url=AUTO).has_flattr_metadata
-    assert PageMeta(flattr_id="4j9lxn").has_flattr_metadata
-    assert not PageMeta(canonical_url="https://example.com/").has_flattr_metadata
+    assert names_a_creator(PageMeta(payment_url=AUTO))
+    assert names_a_creator(PageMeta(flattr_id="4j9lxn"))
+    assert not names_a_creator(PageMeta(canonical_url="https://example.com/"))
 
 
 @pytest.mark.parametrize(

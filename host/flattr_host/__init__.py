@@ -12,8 +12,9 @@ PROTOCOL_VERSION = 1
 
 class HostError(Exception):
     """What the host answers with an error reply ``{code, message, command}``: ``code`` is one of
-    ``protocol.ErrorCode``, ``command`` the exact command that fixes it, if there is one. Defined
-    here, without imports, for the code that answers before anything heavy is imported."""
+    ``protocol.vocabulary.ErrorCode``, ``command`` the exact command that fixes it, if there is
+    one. Defined here, without imports, for the code that answers before anything heavy is
+    imported."""
 
     def __init__(self, code: str, message: str, command: str | None = None) -> None:
         super().__init__(message)

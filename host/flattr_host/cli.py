@@ -471,7 +471,7 @@ def _cmd_export(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
 
 
 def _schema(args: Any) -> int:
-    from .protocol import schema_text
+    from .protocol.schema import schema_text
 
     text = schema_text()
     if args.check:

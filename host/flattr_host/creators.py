@@ -13,6 +13,7 @@ The page is hostile input: every value is checked here again, and a value that f
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -120,3 +121,11 @@ def declared(page_url: str, meta: urls.PageMeta) -> Creator | None:
     if thing is not None:
         return Creator(thing, thing.rsplit("/", 1)[1], KIND_THING, SOURCE_BUTTON)
     return None
+
+
+@functools.lru_cache(maxsize=urls.URL_CACHE_SIZE)
+def resolve_target(page_url: str, meta: urls.PageMeta) -> str:
+    """The URL to submit for this page: the creator's auto-submit or thing URL when the page
+    declares one (``declared``), else ``urls.page_target``."""
+    creator = declared(page_url, meta)
+    return creator.submit_url if creator is not None else urls.page_target(page_url, meta)

@@ -1,7 +1,7 @@
 """The ``hello`` exchange, stdlib only: it is answered before anything heavy is imported.
 
-``protocol.HelloRequest``/``HelloResult`` describe the same shapes for the JSON Schema; a test
-checks that the two agree.
+``HelloRequest`` and ``HelloResult`` (in ``protocol``) describe the same shapes for the JSON
+Schema; a test checks that the two agree.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
-from . import flattrs, sites, urls
+from . import creators, flattrs, sites
 from .days import attention_day, reported_time
 from .settings import Settings
 from .urls import PageMeta
@@ -201,7 +201,7 @@ def _record_one(
     audio_page = old.audio_page or audio_seconds >= settings.audio_page_after
     reached = crossings(total, _thresholds(settings, audio_page), settings.repeat_after)
     new = max(0, reached - old.crossings)
-    target = urls.resolve_target(segment.url, segment.meta)
+    target = creators.resolve_target(segment.url, segment.meta)
     row = _Row(total, audio_seconds, audio_page, old.crossings + new, True)
     _save(
         conn, day=day, url=url, site=site, title=segment.title, row=row, submit_url=target, now=now
@@ -270,7 +270,7 @@ def manual_flattr(
     done = max(old.crossings, crossings(old.seconds, thresholds, settings.repeat_after))
     due = nth_threshold(done + 1, thresholds, settings.repeat_after)
     seconds = max(old.seconds, due) if math.isfinite(due) else old.seconds
-    target = urls.resolve_target(url, meta)
+    target = creators.resolve_target(url, meta)
     row = _Row(seconds, old.audio_seconds, old.audio_page, done + 1, True)
     _save(conn, day=day, url=page, site=site, title=title, row=row, submit_url=target, now=now)
     flattr_id = flattrs.enqueue(

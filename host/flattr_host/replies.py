@@ -6,7 +6,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before he
 if TYPE_CHECKING:
     from typing import Any
 
-# The longest string id a request may carry (``protocol.RequestId``); a longer one is not echoed.
+# The longest string id a request may carry (``protocol.vocabulary.RequestId``); a longer one is
+# not echoed.
 MAX_ID_LENGTH = 64
 
 

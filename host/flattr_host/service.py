@@ -27,9 +27,10 @@ from . import (
     urls,
     visits,
 )
-from . import protocol as p
 from .days import attention_day
 from .logs import log, redact_secret
+from .protocol import REQUEST_TYPES, parse_request, requests, results
+from .protocol.vocabulary import describe_errors
 from .replies import error, event, ok, request_id
 from .settings import Settings
 
@@ -158,14 +159,14 @@ class Service:
             return error(
                 rid, "invalid_request", "a request is a JSON object with a string type"
             ), False
-        if message["type"] not in p.REQUEST_TYPES:
-            known = ", ".join(sorted(p.REQUEST_TYPES))
+        if message["type"] not in REQUEST_TYPES:
+            known = ", ".join(sorted(REQUEST_TYPES))
             shown = message["type"][:MAX_ECHOED_TYPE]
             return error(rid, "unknown_type", f"unknown type {shown!r}; known: {known}"), False
         try:
-            request: Any = p.parse_request(message)
+            request: Any = parse_request(message)
         except ValidationError as exc:
-            return error(rid, "invalid_request", p.describe_errors(exc)), False
+            return error(rid, "invalid_request", describe_errors(exc)), False
         except Exception:  # nothing was written yet: this request alone fails
             log.exception("validating a %s request failed", message["type"])
             return error(rid, "internal_error", "the host failed; see its log"), False
@@ -200,13 +201,13 @@ class Service:
 
     # --- handlers: each returns (result model, whether due submission work may have appeared) --
 
-    def _on_hello(self, r: p.HelloRequest) -> tuple[BaseModel, bool]:
+    def _on_hello(self, r: requests.HelloRequest) -> tuple[BaseModel, bool]:
         problem = hello.check_version(r.model_dump())
         if problem is not None:
             raise problem
-        return p.HelloResult(**hello.hello_result()), False
+        return results.HelloResult(**hello.hello_result()), False
 
-    def _on_token(self, r: p.TokenRequest) -> tuple[BaseModel, bool]:
+    def _on_token(self, r: requests.TokenRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
             raise HostError(
                 "untrusted_origin",
@@ -223,7 +224,7 @@ class Service:
         self._events.append(event("signed_in", state.model_dump(mode="json")))
         return state, True
 
-    def _on_subscription(self, r: p.SubscriptionRequest) -> tuple[BaseModel, bool]:
+    def _on_subscription(self, r: requests.SubscriptionRequest) -> tuple[BaseModel, bool]:
         if not _is_flattr_page(r.page_url):
             raise HostError("untrusted_origin", "subscription changes come only from flattr.com")
         account = accounts.current(self.conn)
@@ -236,35 +237,35 @@ class Service:
         self._events.append(event("subscription", {"active": r.active}))
         return state, r.active
 
-    def _on_sign_out(self, r: p.SignOutRequest) -> tuple[BaseModel, bool]:
+    def _on_sign_out(self, r: requests.SignOutRequest) -> tuple[BaseModel, bool]:
         accounts.sign_out(self.conn, self.clock())
         log.info("signed out by the user")
         state = status.account_state(None, reason="user")
         self._events.append(event("signed_out", state.model_dump(mode="json")))
         return state, False
 
-    def _on_attention(self, r: p.AttentionRequest) -> tuple[BaseModel, bool]:
+    def _on_attention(self, r: requests.AttentionRequest) -> tuple[BaseModel, bool]:
         if r.batch is not None:
             seen = self.conn.execute(
                 "SELECT results FROM attention_batches WHERE batch = ?", (r.batch,)
             ).fetchone()
             if seen is not None:  # a resend: the first answer, nothing recorded twice
-                return p.AttentionResult.model_validate_json(seen[0]), False
+                return results.AttentionResult.model_validate_json(seen[0]), False
         account = accounts.current(self.conn)
         now = self.clock()
         recorded = iter(
             ledger.record(
                 self.conn,
-                [_segment(s) for s in r.segments if isinstance(s, p.Segment)],
+                [_segment(s) for s in r.segments if isinstance(s, requests.Segment)],
                 account_id=account.id if account else None,
                 now=now,
                 settings=self.settings,
             )
         )
         # One result per segment, in order; a refused segment costs the others nothing.
-        answer = p.AttentionResult(
+        answer = results.AttentionResult(
             results=[
-                _refused(s) if isinstance(s, p.InvalidSegment) else _result(next(recorded))
+                _refused(s) if isinstance(s, requests.InvalidSegment) else _result(next(recorded))
                 for s in r.segments
             ]
         )
@@ -281,7 +282,7 @@ class Service:
             )
         return answer, any(x.flattrs_queued for x in answer.results)
 
-    def _on_visits(self, r: p.VisitsRequest) -> tuple[BaseModel, bool]:
+    def _on_visits(self, r: requests.VisitsRequest) -> tuple[BaseModel, bool]:
         now = self.clock()
         kept = [
             visits.record(
@@ -294,13 +295,13 @@ class Service:
             )
             for v in r.visits
         ]
-        return p.VisitsResult(recorded=sum(1 for k in kept if k.recorded)), False
+        return results.VisitsResult(recorded=sum(1 for k in kept if k.recorded)), False
 
-    def _on_set_visit_flattrs(self, r: p.SetVisitFlattrsRequest) -> tuple[BaseModel, bool]:
+    def _on_set_visit_flattrs(self, r: requests.SetVisitFlattrsRequest) -> tuple[BaseModel, bool]:
         visits.set_enabled(self.conn, r.enabled)
-        return p.VisitFlattrsState(enabled=r.enabled), False
+        return results.VisitFlattrsState(enabled=r.enabled), False
 
-    def _on_flattr_now(self, r: p.FlattrNowRequest) -> tuple[BaseModel, bool]:
+    def _on_flattr_now(self, r: requests.FlattrNowRequest) -> tuple[BaseModel, bool]:
         account = accounts.current(self.conn)
         outcome = ledger.manual_flattr(
             self.conn,
@@ -315,14 +316,14 @@ class Service:
         if outcome.flattr_id is None:
             code = "signed_out" if outcome.reason == "signed_out" else "not_counted"
             raise HostError(code, outcome.detail or f"cannot flattr this page: {outcome.reason}")
-        return p.FlattrNowResult(
+        return results.FlattrNowResult(
             url=outcome.submit_url or outcome.url, flattr_id=outcome.flattr_id
         ), True
 
-    def _on_page_status(self, r: p.PageStatusRequest) -> tuple[BaseModel, bool]:
+    def _on_page_status(self, r: requests.PageStatusRequest) -> tuple[BaseModel, bool]:
         if r.private:
-            return p.PageStatus(
-                decision=p.Decision(
+            return results.PageStatus(
+                decision=results.Decision(
                     counts=False, reason="private", detail="private windows never count"
                 )
             ), False
@@ -330,8 +331,8 @@ class Service:
             self.conn, r.url, _meta(r.meta), now=self.clock(), settings=self.settings
         )
         d = s.decision
-        return p.PageStatus(
-            decision=p.Decision.model_validate(d, from_attributes=True),
+        return results.PageStatus(
+            decision=results.Decision.model_validate(d, from_attributes=True),
             seconds_today=s.seconds_today,
             audio_page=s.audio_page,
             next_threshold=s.next_threshold,
@@ -344,7 +345,7 @@ class Service:
             else [],
         ), False
 
-    def _on_set_site(self, r: p.SetSiteRequest) -> tuple[BaseModel, bool]:
+    def _on_set_site(self, r: requests.SetSiteRequest) -> tuple[BaseModel, bool]:
         site = urls.site_of(r.site)
         if site is None:
             raise HostError("invalid_request", f"{r.site!r} is not a public site name")
@@ -356,40 +357,40 @@ class Service:
             raise HostError("invalid_request", str(exc)) from None
         return status.site_entry(self.conn, site, self.clock(), self.settings), False
 
-    def _on_sites(self, r: p.SitesRequest) -> tuple[BaseModel, bool]:
+    def _on_sites(self, r: requests.SitesRequest) -> tuple[BaseModel, bool]:
         return status.sites_result(self.conn, self.clock(), self.settings), False
 
-    def _on_set_mode(self, r: p.SetModeRequest) -> tuple[BaseModel, bool]:
+    def _on_set_mode(self, r: requests.SetModeRequest) -> tuple[BaseModel, bool]:
         sites.set_mode(self.conn, r.mode)
         return status.sites_result(self.conn, self.clock(), self.settings), False
 
-    def _on_status(self, r: p.StatusRequest) -> tuple[BaseModel, bool]:
+    def _on_status(self, r: requests.StatusRequest) -> tuple[BaseModel, bool]:
         return status.status_result(self.conn, self.clock(), self.settings), False
 
-    def _on_history(self, r: p.HistoryRequest) -> tuple[BaseModel, bool]:
+    def _on_history(self, r: requests.HistoryRequest) -> tuple[BaseModel, bool]:
         return status.history_result(self.conn, r.before, r.limit), False
 
-    def _on_export(self, r: p.ExportRequest) -> tuple[BaseModel, bool]:
+    def _on_export(self, r: requests.ExportRequest) -> tuple[BaseModel, bool]:
         try:
             page = export.page(self.conn, r.cursor, self.settings.max_outgoing_frame)
         except ValueError as exc:
             raise HostError("invalid_request", str(exc)) from None
-        return p.ExportResult(part=page.part, rows=page.rows, cursor=page.cursor), False
+        return results.ExportResult(part=page.part, rows=page.rows, cursor=page.cursor), False
 
-    def _on_open_dashboard(self, r: p.OpenDashboardRequest) -> tuple[BaseModel, bool]:
+    def _on_open_dashboard(self, r: requests.OpenDashboardRequest) -> tuple[BaseModel, bool]:
         from .dashboard import launch
 
         try:
             opened = launch.open_dashboard(self.home, r.page)
         except (launch.GuiMissing, launch.WindowFailed) as exc:
             raise HostError("gui_unavailable", str(exc), exc.command) from None
-        return p.DashboardOpened(started=opened.started, focused=opened.focused), False
+        return results.DashboardOpened(started=opened.started, focused=opened.focused), False
 
-    def _on_tick(self, r: p.TickRequest) -> tuple[BaseModel, bool]:
+    def _on_tick(self, r: requests.TickRequest) -> tuple[BaseModel, bool]:
         if r.force and self.loop is not None:
             self.loop.force()
         queue = status.queue_state(self.conn, self.clock(), self.settings)
-        return p.TickResult(queue=queue, scheduled=self.loop is not None), True
+        return results.TickResult(queue=queue, scheduled=self.loop is not None), True
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -404,7 +405,7 @@ def _is_flattr_page(url: str) -> bool:
     return parts.scheme == "https" and parts.netloc in FLATTR_ORIGIN_AUTHORITIES
 
 
-def _meta(m: p.PageMeta) -> urls.PageMeta:
+def _meta(m: requests.PageMeta) -> urls.PageMeta:
     return urls.PageMeta(
         payment_url=m.payment_url,
         flattr_id=m.flattr_id,
@@ -414,24 +415,24 @@ def _meta(m: p.PageMeta) -> urls.PageMeta:
     )
 
 
-def _result(x: ledger.SegmentResult) -> p.SegmentResult:
-    return p.SegmentResult.model_validate(x, from_attributes=True)
+def _result(x: ledger.SegmentResult) -> results.SegmentResult:
+    return results.SegmentResult.model_validate(x, from_attributes=True)
 
 
-def _refused(s: p.InvalidSegment) -> p.SegmentResult:
-    return p.SegmentResult(url=None, site=None, counted=False, reason=INVALID, error=s.error)
+def _refused(s: requests.InvalidSegment) -> results.SegmentResult:
+    return results.SegmentResult(url=None, site=None, counted=False, reason=INVALID, error=s.error)
 
 
-def _creator(url: str, meta: urls.PageMeta) -> p.Creator | None:
+def _creator(url: str, meta: urls.PageMeta) -> results.Creator | None:
     c = creators.declared(url, meta)
     if c is None:
         return None
     kind: Any = c.kind
     source: Any = c.source
-    return p.Creator(url=c.submit_url, name=c.name, kind=kind, source=source)
+    return results.Creator(url=c.submit_url, name=c.name, kind=kind, source=source)
 
 
-def _segment(s: p.Segment) -> ledger.Segment:
+def _segment(s: requests.Segment) -> ledger.Segment:
     return ledger.Segment(
         url=s.url,
         title=s.title,

@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import store, urls
+from . import creators, store, urls
 from .settings import Settings
 
 ENABLED = "enabled"
@@ -338,7 +338,7 @@ def decide(
         if mode == MODE_ENABLED and setting != ENABLED:
             detail = f"only sites you enabled count, and {site} is not one of them"
             return SiteDecision(False, site, normalized, NOT_ENABLED, detail)
-        if mode == MODE_METADATA and not meta.has_flattr_metadata:
+        if mode == MODE_METADATA and not creators.names_a_creator(meta):
             detail = "only pages that declare Flattr metadata count, and this one does not"
             return SiteDecision(False, site, normalized, NO_METADATA, detail)
     return SiteDecision(True, site, normalized, None, f"attention here counts for {site}")

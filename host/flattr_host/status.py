@@ -10,21 +10,30 @@ from datetime import tzinfo
 from typing import Any
 
 from . import accounts, flattrs, holds, sites, store, visits
-from . import protocol as p
 from .days import attention_day
 from .holds import RATE_LIMITED, REFUSED, SIGNED_OUT, WAITING_FOR_ACCOUNT
 from .logs import redact
+from .protocol.results import (
+    AccountState,
+    HistoryItem,
+    HistoryResult,
+    PageCount,
+    QueueState,
+    SiteEntry,
+    SitesResult,
+    StatusResult,
+)
 from .settings import Settings
 
 # Leave room for the reply envelope when filling a page up to the frame limit.
 PAGE_RESERVE = 4096
 
 
-def queue_state(conn: sqlite3.Connection, now: float, settings: Settings) -> p.QueueState:
+def queue_state(conn: sqlite3.Connection, now: float, settings: Settings) -> QueueState:
     s = status_summary(conn, now, settings)
     counts, rate = s["counts"], s["rate_limit"] or {}
     error = s["last_error"] or {}
-    return p.QueueState(
+    return QueueState(
         **counts,
         waiting_other_account=s["waiting_for_other_accounts"],
         next_retry_at=s["next_retry_at"],
@@ -37,10 +46,10 @@ def queue_state(conn: sqlite3.Connection, now: float, settings: Settings) -> p.Q
     )
 
 
-def account_state(account: accounts.Account | None, reason: str | None = None) -> p.AccountState:
+def account_state(account: accounts.Account | None, reason: str | None = None) -> AccountState:
     if account is None:
-        return p.AccountState(signed_in=False, signed_out_reason=reason)
-    return p.AccountState(
+        return AccountState(signed_in=False, signed_out_reason=reason)
+    return AccountState(
         signed_in=account.signed_in,
         username=account.username,
         subscription_active=account.subscription_active,
@@ -58,19 +67,19 @@ MAX_PAGES_TODAY = 50
 
 def pages_today(
     conn: sqlite3.Connection, site: str, now: float, settings: Settings
-) -> list[p.PageCount]:
+) -> list[PageCount]:
     """The site's pages flattred today (rejected ones not counted), most flattred first."""
     day = attention_day(now, settings)
     return [
-        p.PageCount(url=url, title=title, flattrs=n)
+        PageCount(url=url, title=title, flattrs=n)
         for url, title, n in flattrs.pages_on(conn, site, day, MAX_PAGES_TODAY)
     ]
 
 
-def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.StatusResult:
+def status_result(conn: sqlite3.Connection, now: float, settings: Settings) -> StatusResult:
     account = accounts.current(conn)
     reason = None if account is not None else _last_sign_out_reason(conn)
-    return p.StatusResult(
+    return StatusResult(
         account=account_state(account, reason),
         queue=queue_state(conn, now, settings),
         mode=sites.get_mode(conn, settings),
@@ -88,7 +97,7 @@ def _last_sign_out_reason(conn: sqlite3.Connection) -> str | None:
 
 def site_entries(
     conn: sqlite3.Connection, now: float, settings: Settings, tz: tzinfo | None = None
-) -> list[p.SiteEntry]:
+) -> list[SiteEntry]:
     """The user's site settings, with flattrs today and all time (rejected ones not counted)."""
     day = attention_day(now, settings, tz)
     entries = []
@@ -96,7 +105,7 @@ def site_entries(
         today, total = flattrs.made_on_site(conn, site, day)
         builtin = sites.builtin_site_category(site)
         entries.append(
-            p.SiteEntry(
+            SiteEntry(
                 site=site,
                 setting=setting,
                 builtin=builtin,
@@ -107,15 +116,15 @@ def site_entries(
     return entries
 
 
-def site_entry(conn: sqlite3.Connection, site: str, now: float, settings: Settings) -> p.SiteEntry:
+def site_entry(conn: sqlite3.Connection, site: str, now: float, settings: Settings) -> SiteEntry:
     for entry in site_entries(conn, now, settings):
         if entry.site == site:
             return entry
-    return p.SiteEntry(site=site, setting="default", builtin=sites.builtin_site_category(site))
+    return SiteEntry(site=site, setting="default", builtin=sites.builtin_site_category(site))
 
 
-def sites_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.SitesResult:
-    return p.SitesResult(
+def sites_result(conn: sqlite3.Connection, now: float, settings: Settings) -> SitesResult:
+    return SitesResult(
         mode=sites.get_mode(conn, settings),
         sites=site_entries(conn, now, settings),
         builtin=sites.builtin_blocklist(),
@@ -124,23 +133,23 @@ def sites_result(conn: sqlite3.Connection, now: float, settings: Settings) -> p.
 
 def history_result(
     conn: sqlite3.Connection, before: int | None, limit: int, max_bytes: int = 1 << 20
-) -> p.HistoryResult:
+) -> HistoryResult:
     """A page of history, newest first, cut short so that it always fits one frame."""
     entries = flattrs.history(conn, before_id=before, limit=limit + 1)
     budget = max_bytes - PAGE_RESERVE
-    items: list[p.HistoryItem] = []
+    items: list[HistoryItem] = []
     for entry in entries[:limit]:
-        item = p.HistoryItem(**_fields(entry))
+        item = HistoryItem(**_fields(entry))
         budget -= len(json.dumps(item.model_dump(mode="json"), ensure_ascii=False).encode()) + 1
         if budget < 0 and items:
             break
         items.append(item)
     more = len(items) < len(entries)
-    return p.HistoryResult(items=items, next_before=items[-1].id if more and items else None)
+    return HistoryResult(items=items, next_before=items[-1].id if more and items else None)
 
 
 def _fields(entry: Any) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in p.HistoryItem.model_fields}
+    return {name: getattr(entry, name) for name in HistoryItem.model_fields}
 
 
 def describe_report(report: Any) -> str:

@@ -104,13 +104,6 @@ class PageMeta:
     # The other flattr:* meta tags (title, tags, …) as sorted (name, value) pairs.
     flattr_params: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def has_flattr_metadata(self) -> bool:
-        """Whether the page validly names a creator (mode ``metadata``): see creators.py."""
-        from . import creators  # creators builds on this module
-
-        return creators.names_a_creator(self)
-
 
 @dataclass(frozen=True)
 class Classified:
@@ -322,16 +315,6 @@ def valid_auto_submit(href: str | None) -> str | None:
         return None
     # Flattr's own examples use http://; the flattr goes over https all the same.
     return urlunsplit(parts._replace(scheme="https", netloc=host, fragment=""))
-
-
-@functools.lru_cache(maxsize=URL_CACHE_SIZE)
-def resolve_target(page_url: str, meta: PageMeta) -> str:
-    """The URL to submit for this page: the creator's auto-submit or thing URL when the page
-    declares one (``creators.declared``), else ``page_target``."""
-    from . import creators  # creators builds on this module
-
-    creator = creators.declared(page_url, meta)
-    return creator.submit_url if creator is not None else page_target(page_url, meta)
 
 
 @functools.lru_cache(maxsize=URL_CACHE_SIZE)
