@@ -80,7 +80,10 @@ ERROR_CODES: dict[ErrorCode, str] = {
         "the host's settings.json is unusable (message: file, line, column, what is wrong); "
         "every request gets this until it is fixed, or moved aside with command"
     ),
-    "gui_unavailable": "the dashboard's optional gui extra is not installed (see command)",
+    "gui_unavailable": (
+        "the dashboard cannot run: the gui extra is missing or its window could not start "
+        "(see message and command)"
+    ),
     "internal_error": "a bug in the host; the message is in the host's log",
 }
 assert set(ERROR_CODES) == set(get_args(ErrorCode)), "every error code has its description"
