@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flattr_host import accounts, store
+from flattr_host import accounts, flattrs, store
 from flattr_host.settings import Settings
 from flattr_host.sim.client import SimProcess
 from hostproc import host_env
@@ -52,6 +52,32 @@ def signed_in_db(
         yield conn, account.id
     finally:
         conn.close()
+
+
+def queue_flattr(
+    conn: sqlite3.Connection,
+    url: str,
+    *,
+    site: str,
+    day: str,
+    account_id: int | None,
+    now: float,
+    reason: str = "attention",
+    title: str | None = None,
+) -> int:
+    """Queue a flattr of ``url`` (its own page) as the host does once a visit earned it; call
+    inside a transaction. Returns its id."""
+    return flattrs.enqueue(
+        conn,
+        url=url,
+        page_url=url,
+        site=site,
+        title=title,
+        day=day,
+        reason=reason,
+        account_id=account_id,
+        now=now,
+    )
 
 
 def sim_env(home: Path, sim: SimProcess) -> dict[str, str]:

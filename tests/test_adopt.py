@@ -14,6 +14,7 @@ import pytest
 from flattr_host import accounts, flattrs, store
 from flattr_host.settings import Settings
 from flattr_host.submitter import Submitter
+from helpers import queue_flattr
 
 NOW = 1_800_000_000.0
 
@@ -33,14 +34,11 @@ def sign_in(conn: sqlite3.Connection, token: str) -> accounts.Account:
 def enqueue(conn: sqlite3.Connection, account_id: int, *names: str) -> list[int]:
     with store.transaction(conn):
         return [
-            flattrs.enqueue(
+            queue_flattr(
                 conn,
-                url=f"https://adopt.example/{name}",
-                page_url=f"https://adopt.example/{name}",
+                f"https://adopt.example/{name}",
                 site="adopt.example",
-                title=None,
                 day="2026-11-25",
-                reason="attention",
                 account_id=account_id,
                 now=NOW,
             )

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from flattr_host import accounts, flattrs, paths, store
+from flattr_host import accounts, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
-from helpers import make_home, run_cli, sim_env
+from helpers import make_home, queue_flattr, run_cli, sim_env
 from hostproc import host_env
 
 BACKLOG = 250
@@ -22,14 +22,11 @@ def _seed(home: Path, token: str | None, n: int) -> None:
     with store.transaction(conn):
         account = accounts.sign_in(conn, token, True, time.time()) if token else None
         for i in range(n):
-            flattrs.enqueue(
+            queue_flattr(
                 conn,
-                url=f"https://backlog.example.com/{i}",
-                page_url=f"https://backlog.example.com/{i}",
+                f"https://backlog.example.com/{i}",
                 site="example.com",
-                title=None,
                 day="2026-11-25",
-                reason="attention",
                 account_id=account.id if account else None,
                 now=time.time(),
             )

@@ -22,7 +22,7 @@ from flattr_host import accounts, days, flattrs, ledger, paths, store
 from flattr_host.ledger import Segment
 from flattr_host.settings import Settings, load_settings
 from flattr_host.sim import SimProcess
-from helpers import FAST_SETTINGS, make_home
+from helpers import FAST_SETTINGS, make_home, queue_flattr
 
 pytest.importorskip("webview", reason="the dashboard needs the gui extra")
 
@@ -70,14 +70,12 @@ def seed(home: Path, sim: SimProcess) -> None:
         for n, (days_ago, site, count, state) in enumerate(PLAN):
             at = now - days_ago * 86_400
             for i in range(count):
-                fid = flattrs.enqueue(
+                fid = queue_flattr(
                     conn,
-                    url=f"https://{site}/post-{n}-{i}",
-                    page_url=f"https://{site}/post-{n}-{i}",
+                    f"https://{site}/post-{n}-{i}",
                     site=site,
                     title=f"Post {n}.{i} on {site}",
                     day=days.attention_day(at, settings),
-                    reason="attention",
                     account_id=me.id,
                     now=at,
                 )
@@ -97,14 +95,11 @@ def seed(home: Path, sim: SimProcess) -> None:
                     ),
                 )
         for i in range(2):  # made while someone else was signed in
-            flattrs.enqueue(
+            queue_flattr(
                 conn,
-                url=f"https://art.example/theirs-{i}",
-                page_url=f"https://art.example/theirs-{i}",
+                f"https://art.example/theirs-{i}",
                 site="art.example",
-                title=None,
                 day=days.attention_day(now, settings),
-                reason="attention",
                 account_id=other,
                 now=now,
             )

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from dashboardproc import offscreen_env
-from flattr_host import cli, days, flattrs
+from flattr_host import cli, days
 from flattr_host.dashboard import instance, launch
+from helpers import queue_flattr
 from hostproc import HostProcess
 
 # Upper bound for a window process to come up (a limit for a clear failure, not a timing check).
@@ -169,12 +170,10 @@ def test_stats_prints_the_figures_the_dashboard_draws(
     with store.transaction(conn):
         for days_ago, site in ((0, "a.example.org"), (0, "a.example.org"), (3, "b.example.net")):
             at = now - days_ago * 86_400
-            flattrs.enqueue(
+            queue_flattr(
                 conn,
-                url=f"https://{site}/",
-                page_url=f"https://{site}/",
+                f"https://{site}/",
                 site=site,
-                title=None,
                 day=days.attention_day(at, settings),
                 reason="manual",
                 account_id=None,

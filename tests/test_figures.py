@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
 from flattr_host import accounts, days, figures, flattrs, holds, paths, store
 from flattr_host.settings import Settings
+from helpers import queue_flattr
 
 SETTINGS = Settings()
 
 
-def _flattr(conn: object, url: str, account_id: int | None, at: float) -> int:
-    return flattrs.enqueue(
-        conn,  # type: ignore[arg-type]
-        url=url,
-        page_url=url,
-        site="example.org",
-        title=None,
-        day=days.attention_day(at, SETTINGS),
-        reason="manual",
-        account_id=account_id,
-        now=at,
+def _flattr(conn: sqlite3.Connection, url: str, account_id: int | None, at: float) -> int:
+    day = days.attention_day(at, SETTINGS)
+    return queue_flattr(
+        conn, url, site="example.org", day=day, reason="manual", account_id=account_id, now=at
     )
 
 

@@ -20,7 +20,7 @@ from flattr_host import accounts, flattrs, lease, store
 from flattr_host.settings import Settings
 from flattr_host.sim.client import SimProcess
 from flattr_host.submitter import LEASE_NAME, Submitter
-from helpers import fast_settings
+from helpers import fast_settings, queue_flattr
 
 TOKEN = "token-lease-1"
 PROCESS_TIMEOUT = 90
@@ -98,14 +98,11 @@ def test_run_due_is_busy_while_another_process_holds_it(tmp_path: Path, sim: Sim
     conn = store.connect(tmp_path / "db.sqlite3", settings)
     with store.transaction(conn):
         account = accounts.sign_in(conn, TOKEN, True, time.time())
-        flattrs.enqueue(
+        queue_flattr(
             conn,
-            url="https://busy.example/",
-            page_url="https://busy.example/",
+            "https://busy.example/",
             site="busy.example",
-            title=None,
             day="2026-01-01",
-            reason="attention",
             account_id=account.id,
             now=time.time(),
         )
@@ -222,15 +219,11 @@ def test_lease_of_a_killed_process_is_taken_over(tmp_path: Path, sim: SimProcess
     with store.transaction(conn):
         account = accounts.sign_in(conn, TOKEN, True, time.time())
         for i in range(2):
-            url = f"https://killed.example/{i}"
-            flattrs.enqueue(
+            queue_flattr(
                 conn,
-                url=url,
-                page_url=url,
+                f"https://killed.example/{i}",
                 site="killed.example",
-                title=None,
                 day="2026-01-01",
-                reason="attention",
                 account_id=account.id,
                 now=time.time(),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,26 @@ def never_asked(prompt: str) -> str:
     raise AssertionError(f"asked {prompt!r}")
 
 
+def purge_user_data(
+    platform: Platform,
+    *,
+    ask: Callable[[str], str],
+    at_a_terminal: bool,
+    dry_run: bool = False,
+    yes: bool = False,
+) -> int:
+    """``uninstall --purge`` of the user's install, answering its question with ``ask``."""
+    return commands.uninstall(
+        platform,
+        False,
+        dry_run,
+        purge=True,
+        yes=yes,
+        ask=ask,
+        interactive=lambda: at_a_terminal,
+    )
+
+
 def test_at_a_terminal_it_names_the_folder_asks_and_deletes_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -40,9 +61,7 @@ def test_at_a_terminal_it_names_the_folder_asks_and_deletes_it(
         prompts.append(prompt)
         return "y"
 
-    status = commands.uninstall(
-        platform, False, False, purge=True, ask=answer, interactive=lambda: True
-    )
+    status = purge_user_data(platform, ask=answer, at_a_terminal=True)
     out = capsys.readouterr().out
     assert status == 0, out
     assert prompts == ["Delete them? [y/N] "]
@@ -59,9 +78,7 @@ def test_at_a_terminal_it_names_the_folder_asks_and_deletes_it(
 def test_anything_but_yes_removes_nothing_at_all(tmp_path: Path, reply: str) -> None:
     platform = installed_with_data(tmp_path)
     before = snapshot(tmp_path)
-    status = commands.uninstall(
-        platform, False, False, purge=True, ask=lambda _: reply, interactive=lambda: True
-    )
+    status = purge_user_data(platform, ask=lambda _: reply, at_a_terminal=True)
     assert status == 1
     assert snapshot(tmp_path) == before
 
@@ -71,16 +88,12 @@ def test_without_a_terminal_only_yes_confirms(
 ) -> None:
     platform = installed_with_data(tmp_path)
     before = snapshot(tmp_path)
-    status = commands.uninstall(
-        platform, False, False, purge=True, ask=never_asked, interactive=lambda: False
-    )
+    status = purge_user_data(platform, ask=never_asked, at_a_terminal=False)
     err = capsys.readouterr().err
     assert status == 2
     assert str(platform.data_home) in err and "uninstall --purge --yes" in err
     assert snapshot(tmp_path) == before
-    status = commands.uninstall(
-        platform, False, False, purge=True, yes=True, ask=never_asked, interactive=lambda: False
-    )
+    status = purge_user_data(platform, ask=never_asked, at_a_terminal=False, yes=True)
     assert status == 0
     assert not platform.data_home.exists()
 
@@ -90,9 +103,7 @@ def test_dry_run_says_what_would_go_and_asks_nothing(
 ) -> None:
     platform = installed_with_data(tmp_path)
     before = snapshot(tmp_path)
-    status = commands.uninstall(
-        platform, False, True, purge=True, ask=never_asked, interactive=lambda: True
-    )
+    status = purge_user_data(platform, ask=never_asked, at_a_terminal=True, dry_run=True)
     assert status == 0
     assert f"would remove  {platform.data_home}  (" in capsys.readouterr().out
     assert snapshot(tmp_path) == before

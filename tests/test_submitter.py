@@ -33,8 +33,8 @@ from flattr_host.settings import Settings
 from flattr_host.sim.accounts import fingerprint
 from flattr_host.sim.client import SimProcess
 from flattr_host.status import status_summary
-from flattr_host.submitter import Submitter
-from helpers import fast_settings
+from flattr_host.submitter import SubmitReport, Submitter
+from helpers import fast_settings, queue_flattr
 
 RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)
 TOKEN_A = "token-alice-1"
@@ -104,19 +104,23 @@ class Rig:
             account_id = current.id
         with store.transaction(self.conn):
             return [
-                flattrs.enqueue(
+                queue_flattr(
                     self.conn,
-                    url=url,
-                    page_url=url,
+                    url,
                     site="example.org",
-                    title=None,
                     day="2026-01-01",
-                    reason="attention",
                     account_id=account_id,
                     now=self.clock(),
                 )
                 for url in urls
             ]
+
+    def run_once(self, url: str) -> tuple[int, float, SubmitReport]:
+        """TOKEN_A signs in, ``url`` is queued, the submitter runs once: (item, when, report)."""
+        self.sign_in(TOKEN_A)
+        (item,) = self.enqueue(url)
+        start = self.clock()
+        return item, start, self.submitter.run_due()
 
     def states(self) -> dict[str, str]:
         rows = self.conn.execute("SELECT url, state FROM flattrs ORDER BY id").fetchall()
@@ -285,10 +289,7 @@ def test_retry_after_is_honoured(rig: Rig, sim: SimProcess, http_date: bool) -> 
     if http_date:
         value = email.utils.formatdate(time.time() + 30, usegmt=True)
     sim.control.set_faults(script=[{"status": 503, "retry_after": value}])
-    rig.sign_in(TOKEN_A)
-    (item,) = rig.enqueue("https://h.example/")
-    start = rig.clock()
-    report = rig.submitter.run_due()
+    item, start, report = rig.run_once("https://h.example/")
     assert report.retry_at is not None and report.retry_at >= start + 28
     assert rig.batch_of(item).next_attempt_at >= start + 28
     rig.clock.t = start + 10
@@ -549,10 +550,7 @@ def test_403_rate_limit_holds_until_reset_without_counting(rig: Rig, sim: SimPro
 
 def test_429_holds_for_retry_after_without_counting(rig: Rig, sim: SimProcess) -> None:
     sim.control.set_faults(script=[{"status": 429, "retry_after": 20}])
-    rig.sign_in(TOKEN_A)
-    (item,) = rig.enqueue("https://q.example/")
-    start = rig.clock()
-    report = rig.submitter.run_due()
+    item, start, report = rig.run_once("https://q.example/")
     assert report.waiting == "rate_limited"
     assert rig.batch_of(item).attempts == 0
     assert report.retry_at is not None and report.retry_at >= start + 20
@@ -566,10 +564,7 @@ def test_429_retry_after_decides_while_the_window_has_room(rig: Rig, sim: SimPro
     # The answer carries the API's usual headers: 999 left, reset an hour away.
     sim.control.set_rate_limit(limit=1000, remaining=999, reset_in=3600)
     sim.control.set_faults(script=[{"status": 429, "retry_after": 2}])
-    rig.sign_in(TOKEN_A)
-    (item,) = rig.enqueue("https://ra.example/")
-    start = rig.clock()
-    report = rig.submitter.run_due()
+    item, start, report = rig.run_once("https://ra.example/")
     assert report.waiting == "rate_limited" and rig.batch_of(item).attempts == 0
     assert store.get(rig.conn, RATE_LIMIT_KEY)["remaining"] >= 990
     assert report.retry_at is not None and start + 2 <= report.retry_at <= start + 3
@@ -583,10 +578,7 @@ def test_429_retry_after_decides_while_the_window_has_room(rig: Rig, sim: SimPro
 def test_503_retry_after_decides_over_the_backoff(rig: Rig, sim: SimProcess) -> None:
     rig.renew(backoff_base=60.0, backoff_max=3840.0)
     sim.control.set_faults(script=[{"status": 503, "retry_after": 2}])
-    rig.sign_in(TOKEN_A)
-    (item,) = rig.enqueue("https://ra503.example/")
-    start = rig.clock()
-    report = rig.submitter.run_due()
+    item, start, report = rig.run_once("https://ra503.example/")
     assert report.waiting == "backoff" and rig.batch_of(item).attempts == 1
     assert report.retry_at is not None and start + 2 <= report.retry_at <= start + 3
     rig.clock.to(report.retry_at)
@@ -616,10 +608,8 @@ def test_a_far_off_reset_is_clamped_and_status_shows_the_hold_obeyed(
     # A reset 10^7 s away (116 days) with the window all but used; then a 503.
     sim.control.set_rate_limit(limit=1000, remaining=7, reset_in=1e7)
     sim.control.set_faults(script=[{"status": 503, "accept": True}], dedupe=True)
-    rig.sign_in(TOKEN_A)
-    rig.enqueue("https://far.example/")
-    start = rig.clock()
-    report = rig.submitter.run_due()  # verify (7 -> 6), the bulk request recorded (6 -> 5)
+    # The run verifies the user (7 -> 6), then the bulk request is recorded (6 -> 5).
+    _, start, report = rig.run_once("https://far.example/")
     stored = store.get(rig.conn, RATE_LIMIT_KEY)
     assert stored["remaining"] == 5 and stored["reset"] <= start + HOUR + 1
     due = rig.submitter.next_due()

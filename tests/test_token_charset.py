@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path
 
-from flattr_host import accounts, flattrs, paths, store
+from flattr_host import accounts, paths, store
 from flattr_host.api.answer import MAX_MESSAGE_CHARS as MAX_ERROR_TEXT
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
-from helpers import make_home, run_cli, sim_env
+from helpers import make_home, queue_flattr, run_cli, sim_env
 from hostproc import HostProcess
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
@@ -125,14 +125,11 @@ def _legacy_home(tmp_path: Path, token: str, error: str | None = None) -> Path:
                 or 0
             )
             store.put(conn, accounts.CURRENT, account_id)
-            item = flattrs.enqueue(
+            item = queue_flattr(
                 conn,
-                url="https://legacy.example.com/a",
-                page_url="https://legacy.example.com/a",
+                "https://legacy.example.com/a",
                 site="example.com",
-                title=None,
                 day="2026-11-25",
-                reason="attention",
                 account_id=account_id,
                 now=now,
             )

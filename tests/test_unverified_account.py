@@ -11,7 +11,7 @@ from typing import Any
 from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
 from flattr_host.sim.client import SimProcess
-from helpers import make_home, run_cli, sim_env
+from helpers import make_home, queue_flattr, run_cli, sim_env
 from hostproc import HostProcess, host_env
 
 FLATTR_PAGE = "https://flattr.com/oauth/ext"
@@ -83,14 +83,11 @@ def _seed_waiting_for_alice(home: Path) -> tuple[int, int]:
             alice = accounts.sign_in(conn, "alice-token", True, now)
             accounts.verify(conn, alice.id, "alice")
             ids = [
-                flattrs.enqueue(
+                queue_flattr(
                     conn,
-                    url=f"https://waiting.example.com/{name}",
-                    page_url=f"https://waiting.example.com/{name}",
+                    f"https://waiting.example.com/{name}",
                     site="example.com",
-                    title=None,
                     day="2026-11-25",
-                    reason="attention",
                     account_id=alice.id,
                     now=now,
                 )

@@ -11,15 +11,16 @@ import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from . import accounts
 from .settings import Settings
 
 if TYPE_CHECKING:  # the client (httpx, pydantic) loads only when an api command runs
     from .api import FlattrClient, FlattrError
-    from .api.models import Flattr, Thing
+    from .api.models import Activity, Flattr, Thing
     from .api.paging import PageHook
 
 PROG = "flattr-host api"
@@ -182,10 +183,6 @@ def _when(ts: int | None) -> str:
     return "" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-def _pages(args: argparse.Namespace) -> int | None:
-    return None if args.all else args.pages
-
-
 def _progress(noun: str) -> tuple[PageHook, Callable[[], None]]:
     """A progress line on stderr once more than one page is fetched."""
     tty = sys.stderr.isatty()
@@ -211,24 +208,99 @@ def _progress(noun: str) -> tuple[PageHook, Callable[[], None]]:
     return on_page, done
 
 
-def _collect(make: Callable[[PageHook], Iterator[Any]], noun: str) -> list[Any]:
-    on_page, done = _progress(noun)
-    try:
-        return list(make(on_page))
-    finally:
-        done()
+def _show(
+    args: argparse.Namespace,
+    value: Any,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    empty: str,
+) -> int:
+    """``value`` as JSON with --json, else ``rows`` as a table (``empty`` where there are none)."""
+    if args.json:
+        _print_json(value)
+    else:
+        _table(headers, rows, empty)
+    return 0
 
 
-def _owner(thing: Thing) -> str:
-    return thing.owner.username if thing.owner is not None else "(unclaimed)"
+def _thing_row(thing: Thing) -> list[Any]:
+    owner = thing.owner.username if thing.owner is not None else "(unclaimed)"
+    return [thing.id, thing.title or "", thing.flattrs, owner, thing.url]
 
 
-def _thing_rows(things: Iterable[Thing]) -> Iterator[list[Any]]:
-    for t in things:
-        yield [t.id, t.title or "", t.flattrs, _owner(t), t.url]
+def _flattr_row(flattr: Flattr) -> list[Any]:
+    by = flattr.owner.username if flattr.owner else ""
+    thing = flattr.thing
+    return [_when(flattr.created_at), by, thing.id, thing.title or "", thing.url]
+
+
+def _activity_row(activity: Activity) -> list[Any]:
+    when = activity.published[:16].replace("T", " ")
+    what = activity.object
+    return [when, activity.actor.displayName, activity.verb, what.displayName, what.url]
 
 
 THING_HEADERS = ("ID", "TITLE", "FLATTRS", "OWNER", "URL")
+FLATTR_HEADERS = ("WHEN", "BY", "THING", "TITLE", "URL")
+SEARCH_FILTERS = ("url", "tags", "language", "category", "user", "sort")
+
+
+class _Paging(TypedDict):
+    """What the client's ``iter_…`` walks take from a paged command's options."""
+
+    count: int
+    first_page: int
+    max_pages: int | None
+    on_page: PageHook
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A paged command: ``walk`` goes through the client's pages of items (``noun`` in the
+    progress line); the table has a row of ``row(item)`` for each."""
+
+    walk: Callable[[FlattrClient, argparse.Namespace, _Paging], Iterator[Any]]
+    noun: str
+    headers: tuple[str, ...]
+    row: Callable[[Any], list[Any]]
+    empty: str
+
+    def __call__(self, client: FlattrClient, args: argparse.Namespace) -> int:
+        on_page, done = _progress(self.noun)
+        try:
+            max_pages = None if args.all else args.pages
+            paging = _Paging(
+                count=args.count, first_page=args.page, max_pages=max_pages, on_page=on_page
+            )
+            found = list(self.walk(client, args, paging))
+        finally:
+            done()
+        return _show(args, found, self.headers, map(self.row, found), self.empty)
+
+
+_flattrs = _Listing(
+    lambda client, args, paging: client.iter_flattrs(args.user, thing_id=args.thing, **paging),
+    "flattrs",
+    FLATTR_HEADERS,
+    _flattr_row,
+    "no flattrs",
+)
+_things = _Listing(
+    lambda client, args, paging: client.iter_things(args.user, **paging),
+    "things",
+    THING_HEADERS,
+    _thing_row,
+    "no things",
+)
+_search = _Listing(
+    lambda client, args, paging: client.iter_search(
+        args.query, **paging, **{name: getattr(args, name) for name in SEARCH_FILTERS}
+    ),
+    "things",
+    THING_HEADERS,
+    _thing_row,
+    "nothing found",
+)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -248,60 +320,11 @@ def _user(client: FlattrClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _flattrs(client: FlattrClient, args: argparse.Namespace) -> int:
-    def make(on_page: PageHook) -> Iterator[Flattr]:
-        return client.iter_flattrs(
-            args.user,
-            thing_id=args.thing,
-            count=args.count,
-            first_page=args.page,
-            max_pages=_pages(args),
-            on_page=on_page,
-        )
-
-    found: list[Flattr] = _collect(make, "flattrs")
-    if args.json:
-        _print_json(found)
-        return 0
-    rows = (
-        [
-            _when(f.created_at),
-            f.owner.username if f.owner else "",
-            f.thing.id,
-            f.thing.title or "",
-            f.thing.url,
-        ]
-        for f in found
-    )
-    _table(("WHEN", "BY", "THING", "TITLE", "URL"), rows, "no flattrs")
-    return 0
-
-
-def _things(client: FlattrClient, args: argparse.Namespace) -> int:
-    def make(on_page: PageHook) -> Iterator[Thing]:
-        return client.iter_things(
-            args.user,
-            count=args.count,
-            first_page=args.page,
-            max_pages=_pages(args),
-            on_page=on_page,
-        )
-
-    found: list[Thing] = _collect(make, "things")
-    if args.json:
-        _print_json(found)
-        return 0
-    _table(THING_HEADERS, _thing_rows(found), "no things")
-    return 0
-
-
 def _thing(client: FlattrClient, args: argparse.Namespace) -> int:
     found = client.things_by_id(args.ids)
-    if args.json:
-        _print_json(found if len(args.ids) > 1 else found[0])
-        return 0
-    _table(THING_HEADERS, _thing_rows(found), "no things")
-    return 0
+    one = len(args.ids) == 1 and len(found) == 1  # one id asked: JSON of the thing, not a list
+    value = found[0] if one else found
+    return _show(args, value, THING_HEADERS, map(_thing_row, found), "no things")
 
 
 def _lookup(client: FlattrClient, args: argparse.Namespace) -> int:
@@ -319,69 +342,20 @@ def _lookup(client: FlattrClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(client: FlattrClient, args: argparse.Namespace) -> int:
-    filters = {
-        "url": args.url,
-        "tags": args.tags,
-        "language": args.language,
-        "category": args.category,
-        "user": args.user,
-        "sort": args.sort,
-    }
-
-    def make(on_page: PageHook) -> Iterator[Thing]:
-        return client.iter_search(
-            args.query,
-            count=args.count,
-            first_page=args.page,
-            max_pages=_pages(args),
-            on_page=on_page,
-            **filters,
-        )
-
-    found: list[Thing] = _collect(make, "things")
-    if args.json:
-        _print_json(found)
-        return 0
-    _table(THING_HEADERS, _thing_rows(found), "nothing found")
-    return 0
-
-
 def _activities(client: FlattrClient, args: argparse.Namespace) -> int:
     stream = client.activities(args.user, type=args.type)
-    if args.json:
-        _print_json(stream)
-        return 0
-    rows = (
-        [
-            a.published[:16].replace("T", " "),
-            a.actor.displayName,
-            a.verb,
-            a.object.displayName,
-            a.object.url,
-        ]
-        for a in stream.items
-    )
-    _table(("WHEN", "WHO", "VERB", "WHAT", "URL"), rows, "no activities")
-    return 0
+    rows = map(_activity_row, stream.items)
+    return _show(args, stream, ("WHEN", "WHO", "VERB", "WHAT", "URL"), rows, "no activities")
 
 
 def _categories(client: FlattrClient, args: argparse.Namespace) -> int:
     found = client.categories()
-    if args.json:
-        _print_json(found)
-    else:
-        _table(("ID", "NAME"), ([c.id, c.text] for c in found), "no categories")
-    return 0
+    return _show(args, found, ("ID", "NAME"), ([c.id, c.text] for c in found), "no categories")
 
 
 def _languages(client: FlattrClient, args: argparse.Namespace) -> int:
     found = client.languages()
-    if args.json:
-        _print_json(found)
-    else:
-        _table(("ID", "NAME"), ([lang.id, lang.text] for lang in found), "no languages")
-    return 0
+    return _show(args, found, ("ID", "NAME"), ([x.id, x.text] for x in found), "no languages")
 
 
 def _rate_limit(client: FlattrClient, args: argparse.Namespace) -> int:

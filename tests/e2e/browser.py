@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 POLL_SECONDS = 0.05
 DEFAULT_WAIT_SECONDS = 10.0
@@ -32,6 +33,26 @@ def json_wrapper(expression: str) -> str:
 
 def parse_json_result(text: Any) -> Any:
     return None if text is None else json.loads(text)
+
+
+T = TypeVar("T")
+
+
+def poll(
+    find: Callable[[], T | None],
+    missing: str | Callable[[T | None], str],
+    timeout: float = DEFAULT_WAIT_SECONDS,
+) -> T:
+    """The first truthy value of ``find()``, asked every POLL_SECONDS. After ``timeout`` it raises
+    WaitTimeout saying ``missing`` (or what ``missing`` makes of the last value found)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise WaitTimeout(missing if isinstance(missing, str) else missing(found))
+        time.sleep(POLL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -89,20 +110,29 @@ class Tab(ABC):
         self, expression: str, timeout: float = DEFAULT_WAIT_SECONDS, message: str = ""
     ) -> Any:
         """Poll until the expression is truthy; returns its value."""
-        deadline = time.monotonic() + timeout
-        value: Any = None
-        while True:
+        last: Any = None
+
+        def value() -> Any:
+            nonlocal last
             try:
-                value = self.eval(expression)
+                last = self.eval(expression)
             except Exception as exc:  # navigation in progress, context not ready yet
-                value = exc
-            if value and not isinstance(value, Exception):
-                return value
-            if time.monotonic() > deadline:
-                raise WaitTimeout(
-                    f"{message or expression!r} stayed falsy for {timeout} s (last: {value!r})"
-                )
-            time.sleep(POLL_SECONDS)
+                last = exc
+                return None
+            return last
+
+        return poll(
+            value,
+            lambda _: f"{message or expression!r} stayed falsy for {timeout} s (last: {last!r})",
+            timeout,
+        )
+
+    def wait_loaded(self, url: str, message: str = "") -> None:
+        """Wait until this tab shows ``url``, loaded."""
+        self.wait_for(
+            f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
+            message=message,
+        )
 
     def center_of(self, selector: str) -> Point:
         box = self.eval(
@@ -155,8 +185,16 @@ class Browser(ABC):
         """Run `source` in every new document's page world before the page's own scripts."""
 
     @abstractmethod
+    def _tab_at(self, url_prefix: str) -> Tab | None:
+        """An open tab whose URL starts with url_prefix, if there is one now."""
+
     def tab_for(self, url_prefix: str, timeout: float = DEFAULT_WAIT_SECONDS) -> Tab:
         """The tab whose URL starts with url_prefix (e.g. one the extension opened)."""
+        return poll(
+            lambda: self._tab_at(url_prefix),
+            lambda _: f"no tab at {url_prefix} (open: {self.top_level_urls()})",
+            timeout,
+        )
 
     @abstractmethod
     def top_level_urls(self) -> list[str]:

@@ -19,15 +19,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from .browser import (
-    DEFAULT_WAIT_SECONDS,
-    POLL_SECONDS,
-    Browser,
-    Tab,
-    WaitTimeout,
-    json_wrapper,
-    parse_json_result,
-)
+from .browser import DEFAULT_WAIT_SECONDS, Browser, Tab, json_wrapper, parse_json_result, poll
 from .hostinstall import CHROMIUM_ID
 from .network import Network
 from .procs import marked_pids
@@ -162,7 +154,7 @@ class TargetTab(Tab):
 
     def goto(self, url: str) -> None:
         self._call("Page.navigate", {"url": url})
-        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
+        self.wait_loaded(url)
 
     def eval(self, expression: str) -> Any:
         reply = self._call(
@@ -262,15 +254,13 @@ class ChromiumBrowser(Browser):
 
     def service_worker(self, timeout: float = DEFAULT_WAIT_SECONDS) -> Worker:
         """The extension's current service worker (a new one after the browser restarts it)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def current() -> Worker | None:
             self.pump()
-            for worker in self.context.service_workers:
-                if worker.url.startswith(self.extension_origin):
-                    return worker
-            if time.monotonic() > deadline:
-                raise WaitTimeout("the extension's service worker did not start")
-            time.sleep(POLL_SECONDS)
+            workers = self.context.service_workers
+            return next((w for w in workers if w.url.startswith(self.extension_origin)), None)
+
+        return poll(current, "the extension's service worker did not start", timeout)
 
     def new_tab(self, url: str | None = None) -> Tab:
         tab = ChromiumTab(self, self.context.new_page())
@@ -309,28 +299,29 @@ class ChromiumBrowser(Browser):
             f"{{extensionId: {json.dumps(CHROMIUM_ID)}, incognitoAccess: true}}, r));"
             " })()"
         )
-        deadline = time.monotonic() + DEFAULT_WAIT_SECONDS
-        while True:
+
+        def reloaded_and_allowed() -> bool:
             worker = self.service_worker()
-            if worker is not before and worker.evaluate(
-                "chrome.extension.isAllowedIncognitoAccess()"
-            ):
-                return
-            if time.monotonic() > deadline:
-                workers = [w.url for w in self.context.service_workers]
-                raise WaitTimeout(
-                    f"the extension did not come back allowed in incognito (workers: {workers})"
-                )
-            time.sleep(POLL_SECONDS)
+            return worker is not before and bool(
+                worker.evaluate("chrome.extension.isAllowedIncognitoAccess()")
+            )
+
+        poll(
+            reloaded_and_allowed,
+            lambda _: (
+                "the extension did not come back allowed in incognito (workers: "
+                f"{[w.url for w in self.context.service_workers]})"
+            ),
+        )
 
     def new_private_tab(self, url: str) -> Tab:
         # The extension's own windows API opens it (setup, not something the test asserts on).
         self.service_worker().evaluate(
             f"chrome.windows.create({{incognito: true, url: {json.dumps(url)}}}).then(() => true)"
         )
-        deadline = time.monotonic() + DEFAULT_WAIT_SECONDS
         normal = {self._target_context(p) for p in self.context.pages[:1]}
-        while True:
+
+        def incognito_target() -> str | None:
             targets = self.browser_cdp().send("Target.getTargets")["targetInfos"]
             for target in targets:
                 if (
@@ -338,12 +329,12 @@ class ChromiumBrowser(Browser):
                     and target["url"] == url
                     and target.get("browserContextId") not in normal
                 ):
-                    tab = TargetTab(self, target["targetId"])
-                    tab.wait_for("document.readyState === 'complete'")
-                    return tab
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"no incognito tab at {url}")
-            time.sleep(POLL_SECONDS)
+                    return str(target["targetId"])
+            return None
+
+        tab = TargetTab(self, poll(incognito_target, f"no incognito tab at {url}"))
+        tab.wait_for("document.readyState === 'complete'")
+        return tab
 
     def _target_context(self, page: Page) -> str:
         session = self.context.new_cdp_session(page)
@@ -356,16 +347,12 @@ class ChromiumBrowser(Browser):
     def add_preload_script(self, source: str) -> None:
         self.context.add_init_script(source)
 
-    def tab_for(self, url_prefix: str, timeout: float = DEFAULT_WAIT_SECONDS) -> Tab:
-        deadline = time.monotonic() + timeout
-        while True:
-            self.pump()
-            for page in self.context.pages:
-                if page.url.startswith(url_prefix):
-                    return ChromiumTab(self, page)
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"no tab at {url_prefix} (open: {self.top_level_urls()})")
-            time.sleep(POLL_SECONDS)
+    def _tab_at(self, url_prefix: str) -> Tab | None:
+        self.pump()
+        for page in self.context.pages:
+            if page.url.startswith(url_prefix):
+                return ChromiumTab(self, page)
+        return None
 
     def top_level_urls(self) -> list[str]:
         self.pump()

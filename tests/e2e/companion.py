@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import procs
-from .browser import POLL_SECONDS, Tab, WaitTimeout
+from .browser import Tab, WaitTimeout, poll
 from .rig import ARTIFACTS, Rig
 
 POPUP = "src/popup/popup.html"
@@ -37,14 +37,7 @@ API = "(globalThis.browser ?? globalThis.chrome)"
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise WaitTimeout(f"{what}: not within {timeout} s (last: {value!r})")
-        time.sleep(POLL_SECONDS)
+    return poll(check, lambda last: f"{what}: not within {timeout} s (last: {last!r})", timeout)
 
 
 def close_if_open(tab: Tab) -> None:

@@ -13,19 +13,12 @@ import json
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .bidi import BidiClient
-from .browser import (
-    DEFAULT_WAIT_SECONDS,
-    POLL_SECONDS,
-    Browser,
-    Tab,
-    WaitTimeout,
-    json_wrapper,
-    parse_json_result,
-)
+from .browser import POLL_SECONDS, Browser, Tab, json_wrapper, parse_json_result, poll
 from .hostinstall import FIREFOX_ID
 from .network import Network
 from .run import RunDir, headed
@@ -79,14 +72,12 @@ def write_user_js(profile: Path, network: Network) -> Path:
     return path
 
 
+@dataclass(eq=False)
 class FirefoxTab(Tab):
-    def __init__(self, browser: FirefoxBrowser, context: str) -> None:
-        self.browser = browser
-        self.context = context
+    """A top-level browsing context, driven over the browser's BiDi session."""
 
-    @property
-    def bidi(self) -> BidiClient:
-        return self.browser.bidi
+    bidi: BidiClient
+    context: str
 
     @property
     def url(self) -> str:
@@ -296,20 +287,17 @@ class FirefoxBrowser(Browser):
         contexts: list[dict[str, Any]] = tree["contexts"]
         return contexts
 
-    def _new_context_after(self, before: set[str], timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            fresh = [c["context"] for c in self._contexts() if c["context"] not in before]
-            if fresh:
-                return str(fresh[0])
-            if time.monotonic() > deadline:
-                raise WaitTimeout("no new tab appeared")
-            time.sleep(POLL_SECONDS)
+    def _new_context_after(self, before: set[str]) -> str:
+        def fresh() -> str | None:
+            contexts = self._contexts()
+            return next((str(c["context"]) for c in contexts if c["context"] not in before), None)
+
+        return poll(fresh, "no new tab appeared")
 
     # --- Browser ---------------------------------------------------------------------------
     def new_tab(self, url: str | None = None) -> Tab:
         created = self.bidi.command("browsingContext.create", {"type": "tab"})
-        tab = FirefoxTab(self, created["context"])
+        tab = FirefoxTab(self.bidi, created["context"])
         tab.set_viewport(VIEWPORT["width"], VIEWPORT["height"])
         if url:
             tab.goto(url)
@@ -326,11 +314,8 @@ class FirefoxBrowser(Browser):
             + select
             + " return true; })()"
         )
-        tab = FirefoxTab(self, self._new_context_after(before, DEFAULT_WAIT_SECONDS))
-        tab.wait_for(
-            f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
-            message=f"{url} loads",
-        )
+        tab = FirefoxTab(self.bidi, self._new_context_after(before))
+        tab.wait_loaded(url, message=f"{url} loads")
         return tab
 
     def allow_private_browsing(self) -> None:
@@ -357,11 +342,8 @@ class FirefoxBrowser(Browser):
             f"(() => {{ openTrustedLinkIn({json.dumps(url)}, 'window', {{ private: true }});"
             " return true; })()"
         )
-        tab = FirefoxTab(self, self._new_context_after(before, DEFAULT_WAIT_SECONDS))
-        tab.wait_for(
-            f"location.href === {json.dumps(url)} && document.readyState === 'complete'",
-            message=f"{url} loads in a private window",
-        )
+        tab = FirefoxTab(self.bidi, self._new_context_after(before))
+        tab.wait_loaded(url, message=f"{url} loads in a private window")
         return tab
 
     def add_preload_script(self, source: str) -> None:
@@ -369,15 +351,11 @@ class FirefoxBrowser(Browser):
             "script.addPreloadScript", {"functionDeclaration": f"() => {{ {source} }}"}
         )
 
-    def tab_for(self, url_prefix: str, timeout: float = DEFAULT_WAIT_SECONDS) -> Tab:
-        deadline = time.monotonic() + timeout
-        while True:
-            for context in self._contexts():
-                if context["url"].startswith(url_prefix):
-                    return FirefoxTab(self, context["context"])
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"no tab at {url_prefix} (open: {self.top_level_urls()})")
-            time.sleep(POLL_SECONDS)
+    def _tab_at(self, url_prefix: str) -> Tab | None:
+        for context in self._contexts():
+            if context["url"].startswith(url_prefix):
+                return FirefoxTab(self.bidi, context["context"])
+        return None
 
     def top_level_urls(self) -> list[str]:
         return [str(c["url"]) for c in self._contexts()]

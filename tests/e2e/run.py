@@ -7,7 +7,6 @@ import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from .procs import MARKER_VAR
@@ -27,10 +26,21 @@ def headed() -> bool:
     return os.environ.get(HEADED_VAR) == "1"
 
 
-@dataclass(frozen=True)
 class RunDir:
-    root: Path
-    marker: str
+    """The folder of one run and the places in it."""
+
+    def __init__(self, root: Path, marker: str) -> None:
+        self.root = root
+        self.marker = marker
+        self.home = root / "home"
+        self.tmp = root / "tmp"
+        self.profile = root / "profile"
+        # FLATTR_HOST_HOME of the hosts the browser launches.
+        self.host_home = root / "host-home"
+        self.launcher = root / "flattr-host-launcher"
+        self.host_pid_file = root / "host.pids"
+        self.host_log = self.host_home / "logs" / "flattr-host.log"
+        self.database = self.host_home / "companion.sqlite3"
 
     @classmethod
     def create(cls, label: str) -> RunDir:
@@ -40,39 +50,6 @@ class RunDir:
             path.mkdir(parents=True, mode=0o700)
         (run.home / ".asoundrc").write_text(ASOUNDRC)
         return run
-
-    @property
-    def home(self) -> Path:
-        return self.root / "home"
-
-    @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
-
-    @property
-    def profile(self) -> Path:
-        return self.root / "profile"
-
-    @property
-    def host_home(self) -> Path:
-        """FLATTR_HOST_HOME of the hosts the browser launches."""
-        return self.root / "host-home"
-
-    @property
-    def launcher(self) -> Path:
-        return self.root / "flattr-host-launcher"
-
-    @property
-    def host_pid_file(self) -> Path:
-        return self.root / "host.pids"
-
-    @property
-    def host_log(self) -> Path:
-        return self.host_home / "logs" / "flattr-host.log"
-
-    @property
-    def database(self) -> Path:
-        return self.host_home / "companion.sqlite3"
 
     def env(self) -> dict[str, str]:
         """The browser's whole environment: nothing leaks in from the developer's session."""
