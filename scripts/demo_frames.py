@@ -27,7 +27,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from flattr_host.sim.client import SimProcess  # noqa: E402
+from flattr_sim import SimProcess  # noqa: E402
 from hostproc import HostProcess, chrome_argv, host_env  # noqa: E402
 
 # The demo shortens the retry back-off (a named setting) so that it finishes in seconds.

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from flattr_host import logs
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 
 
 def _dedupe(request: pytest.FixtureRequest) -> bool:

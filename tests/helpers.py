@@ -13,7 +13,7 @@ from typing import Any
 
 from flattr_host import accounts, flattrs, store
 from flattr_host.settings import Settings
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from hostproc import host_env
 
 # Quick figures for tests that wait for retries; the named settings stay the product's defaults.

@@ -14,7 +14,7 @@ import pytest
 
 from flattr_host import accounts, paths, store
 from flattr_host.settings import load_settings
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home
 from hostproc import host_env
 

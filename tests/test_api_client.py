@@ -15,7 +15,7 @@ import pytest
 
 from flattr_host import api
 from flattr_host.api import FlattrClient
-from flattr_host.sim import SimProcess
+from flattr_sim import SimProcess
 
 ALICE_TOKEN = "alice-token-0123456789"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flattr_host import accounts, paths, store
 from flattr_host.settings import load_settings
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, queue_flattr, run_cli, sim_env
 from hostproc import host_env
 

@@ -21,7 +21,7 @@ from dashboardproc import DashboardWindow
 from flattr_host import accounts, days, flattrs, ledger, paths, store
 from flattr_host.ledger import Segment
 from flattr_host.settings import Settings, load_settings
-from flattr_host.sim import SimProcess
+from flattr_sim import SimProcess
 from helpers import FAST_SETTINGS, make_home, queue_flattr
 
 pytest.importorskip("webview", reason="the dashboard needs the gui extra")

@@ -18,8 +18,8 @@ import pytest
 
 from flattr_host import accounts, flattrs, lease, store
 from flattr_host.settings import Settings
-from flattr_host.sim.client import SimProcess
 from flattr_host.submitter import LEASE_NAME, Submitter
+from flattr_sim import SimProcess
 from helpers import fast_settings, queue_flattr
 
 TOKEN = "token-lease-1"

@@ -24,7 +24,8 @@ from test_install import HOST_FILE, say_hello
 
 REPO = Path(__file__).resolve().parents[1]
 VERSION = flattr_host.__version__
-PACKAGE_DIR = REPO / "host" / "flattr_host"
+# The wheel carries the host and the local Flattr server, each a package of its own.
+PACKAGE_DIRS = (REPO / "host" / "flattr_host", REPO / "host" / "flattr_sim")
 TARGETS = ("chromium", "firefox")
 # Building the release and installing the wheel with its dependencies (from pip's cache) take a
 # while on a busy 2-core machine: the module's tests share one build.
@@ -87,10 +88,11 @@ def test_one_version_everywhere(dist: Path) -> None:
 
 
 def package_files() -> set[str]:
-    """Every file of host/flattr_host a checkout has (caches aside), as wheel names."""
+    """Every file of the packages under host/ a checkout has (caches aside), as wheel names."""
     return {
-        path.relative_to(PACKAGE_DIR.parent).as_posix()
-        for path in PACKAGE_DIR.rglob("*")
+        path.relative_to(package.parent).as_posix()
+        for package in PACKAGE_DIRS
+        for path in package.rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
 
@@ -102,7 +104,7 @@ def test_the_wheel_holds_the_host_and_nothing_else(dist: Path) -> None:
     assert names == package_files()
     # What the host reads at run time besides its modules.
     for needed in (
-        "flattr_host/sim/ext.html",
+        "flattr_sim/ext.html",
         "flattr_host/install/templates/chromium.json",
         "flattr_host/install/templates/firefox.json",
     ):
@@ -229,6 +231,12 @@ def test_the_installed_wheel_installs_checks_answers_and_uninstalls(
     assert flattr_host("--version").stdout == f"flattr-host {VERSION}\n"
     schema = flattr_host("schema", "--check", str(REPO / "protocol.schema.json"))
     assert schema.returncode == 0, schema.stdout + schema.stderr
+    # The local Flattr server ships too; without the `sim` extra, --tls says how to add trustme
+    # to this very environment.
+    no_tls = flattr_host("sim", "--tls")
+    assert no_tls.returncode == 1, no_tls.stdout + no_tls.stderr
+    assert f"{bindir}/python" in no_tls.stderr
+    assert "-m pip install trustme" in no_tls.stderr
 
     installed = flattr_host("install", "--browser", "chromium", "--browser", "firefox")
     assert installed.returncode == 0, installed.stdout + installed.stderr

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, sim_env
 from hostproc import HEADER, HostProcess
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, run_cli, sim_env
 from hostproc import HostProcess
 

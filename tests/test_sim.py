@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flattr_host.sim import SimProcess
+from flattr_sim import SimProcess
 
 BULK = "/rest/v2/flattr/bulk"
 RATE_HEADERS = (
@@ -578,7 +578,7 @@ def test_tls_with_printed_ca(tmp_path: Path) -> None:
 
 def test_refuses_non_loopback_host() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "flattr_host.sim", "--host", "0.0.0.0"],
+        [sys.executable, "-m", "flattr_sim", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
         timeout=10,

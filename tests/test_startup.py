@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flattr_host import paths
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, sim_env
 from hostproc import HEADER, HostProcess, chrome_argv, host_env
 

@@ -30,10 +30,10 @@ from flattr_host.holds import (
 )
 from flattr_host.service import Service
 from flattr_host.settings import Settings
-from flattr_host.sim.accounts import fingerprint
-from flattr_host.sim.client import SimProcess
 from flattr_host.status import status_summary
 from flattr_host.submitter import SubmitReport, Submitter
+from flattr_sim import SimProcess
+from flattr_sim.users import fingerprint
 from helpers import fast_settings, queue_flattr
 
 RETRY_STATUSES = (408, 409, 500, 502, 503, 504, 525, 599)

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, sim_env
 from hostproc import HostProcess
 

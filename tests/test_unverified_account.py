@@ -10,7 +10,7 @@ from typing import Any
 
 from flattr_host import accounts, flattrs, paths, store
 from flattr_host.settings import load_settings
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 from helpers import make_home, queue_flattr, run_cli, sim_env
 from hostproc import HostProcess, host_env
 

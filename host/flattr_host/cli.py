@@ -30,7 +30,7 @@ INSTALL_COMMANDS = ("install", "uninstall", "doctor")
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["sim"]:  # its own options, --help included, belong to the server
-        from .sim import main as sim_main
+        from flattr_sim import main as sim_main  # a test tool of its own, loaded only here
 
         return sim_main(argv[1:])
     parser = _parser()

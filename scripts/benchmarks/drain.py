@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .common import Figure
 
 if TYPE_CHECKING:
-    from flattr_host.sim.client import SimProcess
+    from flattr_sim import SimProcess
 
 DRAIN_GOAL = 1.2
 BULK_PATH = "/rest/v2/flattr/bulk"
@@ -26,8 +26,8 @@ RATE_LIMIT_WINDOW = 3600.0
 def backlog_drain(home: Path, count: int, runs: int) -> Figure:
     from flattr_host import accounts, flattrs, store
     from flattr_host.settings import Settings
-    from flattr_host.sim.client import SimProcess
     from flattr_host.submitter import Submitter
+    from flattr_sim import SimProcess
 
     with SimProcess(dedupe=True) as sim:
         settings = Settings(api_base=sim.base, submit_delay=0.0, request_timeout=30.0)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from flattr_host.sim.client import SimProcess
+from flattr_sim import SimProcess
 
 from . import hostinstall, procs, stubext
 from .browser import Browser

@@ -3,7 +3,7 @@
 Order of work for one request: fault step (delay, then maybe answer or drop without looking at
 the request), then the rate limit, Bearer check, Idempotency-Key replay, body validation,
 rejected URLs, legacy 402, and finally recording every element. Every request is logged in
-SimState.ledger.received, dropped ones with status 0.
+SimState.journal.received, dropped ones with status 0.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import json
 import time
 from typing import Any
 
-from .accounts import Token, fingerprint
-from .errors import ApiError, code_for_status, error_payload
+from .constants import JSON_CONTENT_TYPE
+from .error_codes import ApiError, code_for_status, error_payload
 from .faults import FaultStep
-from .ledger import SOURCE_BULK, AcceptedFlattr, Received
+from .journal import SOURCE_BULK, AcceptedFlattr, Received
 from .messages import Request, Response, encode_json, json_response
 from .metering import limited, rate_key
-from .settings import JSON_CONTENT_TYPE
 from .state import SimState
+from .users import Token, fingerprint
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -45,7 +45,7 @@ def handle(req: Request, state: SimState) -> Response:
             time=arrived,
             fault=step.describe() if step is not None else None,
         )
-        state.ledger.received.append(record)
+        state.journal.received.append(record)
 
         if step is not None and step.replaces_answer and not step.accept:
             response = fault_answer(step)
@@ -79,7 +79,7 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
         raise ApiError("unauthorized")
     key = record.idempotency_key
     if state.dedupe and key:
-        replay = state.ledger.accepted_keys.get((token.username, key))
+        replay = state.journal.accepted_keys.get((token.username, key))
         if replay is not None:
             record.duplicate = True
             response = Response(200, replay, JSON_CONTENT_TYPE)
@@ -97,7 +97,7 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
         raise ApiError("payment_required")
 
     # Each element is one flattr, duplicates included (two thresholds crossed).
-    state.ledger.flattrs.extend(
+    state.journal.flattrs.extend(
         AcceptedFlattr(url, user.username, record.time, key, SOURCE_BULK) for url in urls
     )
     for url in urls:  # as on flattr.com, each is one of the user's flattrs (GET /user/flattrs)
@@ -108,7 +108,7 @@ def _process(req: Request, state: SimState, token: Token | None, record: Receive
         {"status": "success", "subscription": {"active": active}, "sandboxed": not active}
     )
     if state.dedupe and key:
-        state.ledger.accepted_keys[(user.username, key)] = body
+        state.journal.accepted_keys[(user.username, key)] = body
     return Response(200, body, JSON_CONTENT_TYPE)
 
 

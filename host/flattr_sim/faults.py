@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import MAX_FAULT_DELAY_SECONDS
+from .constants import MAX_FAULT_DELAY_SECONDS
 
 _STEP_KEYS = frozenset({"status", "retry_after", "body", "drop", "delay", "accept", "endpoint"})
 # A step without "endpoint" is for the bulk endpoint; "*" is for any API endpoint.

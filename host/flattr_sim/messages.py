@@ -7,8 +7,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError
-from .settings import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE
+from .constants import HTML_CONTENT_TYPE, JSON_CONTENT_TYPE
+from .error_codes import ApiError
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .accounts import Token
-from .errors import ApiError
+from .error_codes import ApiError
 from .messages import Request, Response, error_response
 from .state import SimState
+from .users import Token
 
 
 def rate_key(req: Request, token: Token | None) -> str:

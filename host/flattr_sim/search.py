@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from .catalog import FlattrRecord, Thing
-from .errors import ApiError
-from .settings import SEARCH_SORTS
+from .constants import SEARCH_SORTS
+from .error_codes import ApiError
 
 DAY_SECONDS = 86_400
 # flattrs_<window>: flattrs received within this many seconds.

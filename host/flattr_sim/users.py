@@ -10,7 +10,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from .settings import (
+from .constants import (
     AUTH_CODE_BYTES,
     AUTH_CODE_TTL_SECONDS,
     DEFAULT_CLIENT_ID,

@@ -6,9 +6,9 @@ import time
 import urllib.parse
 from typing import Any
 
-from .accounts import Accounts, Token, User
 from .catalog import FlattrRecord, Thing
 from .partners import is_identity
+from .users import Accounts, Token, User
 
 
 def _q(name: str) -> str:

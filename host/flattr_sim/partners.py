@@ -18,10 +18,10 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .accounts import loopback
-from .settings import WEBHOOK_TIMEOUT_SECONDS
+from .constants import WEBHOOK_TIMEOUT_SECONDS
+from .users import loopback
 
-log = logging.getLogger("flattr_host.sim")
+log = logging.getLogger("flattr_sim")
 
 PENDING_CLICK_EVENT = "pendingclickcreate"
 # email:<md5 of the address>, twitter:user:id:<numeric id>, partner:<namespace>:<id>.

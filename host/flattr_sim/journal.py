@@ -43,7 +43,7 @@ class AcceptedFlattr:
 
 
 @dataclass
-class Ledger:
+class Journal:
     """Not thread-safe on its own; SimState serialises access."""
 
     received: list[Received] = field(default_factory=list)

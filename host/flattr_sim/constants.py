@@ -41,6 +41,9 @@ DISCOVERABLE_HOSTS = frozenset(
     {"github.com", "gist.github.com", "soundcloud.com", "twitter.com", "instagram.com"}
 )
 
+# Everything api.flattr.com answers lives under this path.
+API_PREFIX = "/rest/v2"
+
 # Paging (docs/flattr-api.md#paging): count defaults to 30, pages start at 1. The largest count
 # is our choice.
 DEFAULT_PAGE_COUNT = 30

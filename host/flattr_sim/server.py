@@ -17,18 +17,19 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import api, control, web
-from .errors import ApiError, error_payload, reason_phrase
-from .messages import Request, Response, json_response
-from .settings import (
+from . import control, rest, web
+from .constants import (
+    API_PREFIX,
     IDLE_CONNECTION_TIMEOUT_SECONDS,
     MAX_BODY_BYTES,
     SERVE_POLL_SECONDS,
     TLS_HANDSHAKE_TIMEOUT_SECONDS,
 )
+from .error_codes import ApiError, error_payload, reason_phrase
+from .messages import Request, Response, json_response
 from .state import SimState
 
-log = logging.getLogger("flattr_host.sim")
+log = logging.getLogger("flattr_sim")
 
 # Query parameters whose values are secrets; the request log shows them as "***".
 _SECRET_PARAMS = re.compile(r"(?i)\b(access_token|code|client_secret|token)=[^&\s\"#]*")
@@ -42,8 +43,8 @@ def route(req: Request, state: SimState) -> Response:
     path = req.path
     if path == control.CONTROL_PREFIX or path.startswith(control.CONTROL_PREFIX + "/"):
         return control.handle(req, state)
-    if path == api.API_PREFIX or path.startswith(api.API_PREFIX + "/"):
-        return api.handle(req, state)
+    if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        return rest.handle(req, state)
     return web.handle(req, state)
 
 

@@ -21,14 +21,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .accounts import valid_username
 from .autosubmit import AutoSubmit
 from .catalog import Candidate
+from .constants import DEFAULT_CATEGORY, DEFAULT_LANGUAGE
 from .faults import parse_step
 from .messages import Request, Response, json_response
 from .partners import Partner, check_webhook_url
-from .settings import DEFAULT_CATEGORY, DEFAULT_LANGUAGE
 from .state import SimState
+from .users import valid_username
 
 CONTROL_PREFIX = "/_sim"
 
@@ -189,11 +189,11 @@ def _app(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _received(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
-    return {"requests": [entry.to_json() for entry in state.ledger.received]}
+    return {"requests": [entry.to_json() for entry in state.journal.received]}
 
 
 def _flattrs(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
-    return {"flattrs": [entry.to_json() for entry in state.ledger.flattrs]}
+    return {"flattrs": [entry.to_json() for entry in state.journal.flattrs]}
 
 
 def _add_thing(state: SimState, body: dict[str, Any]) -> dict[str, Any]:

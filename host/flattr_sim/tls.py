@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import ssl
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import CA_FILENAME, LEAF_FILENAME, TLS_NAMES
+from .constants import CA_FILENAME, LEAF_FILENAME, TLS_NAMES
 
-INSTALL_HINT = "run: pip install 'flattr-companion[sim]'"
+# For the very Python that runs the server (a pipx or venv install, or a checkout's .venv);
+# reinstalling flattr-companion[sim] from PyPI would replace a checkout's editable install.
+INSTALL_HINT = (
+    f"run: {sys.executable} -m pip install trustme "
+    "(in a source checkout, `source scripts/lib/bootstrap.sh` sets up .venv with it)"
+)
 
 
 class TLSUnavailable(RuntimeError):

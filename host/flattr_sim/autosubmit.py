@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass, field
 
-from .settings import AUTO_SUBMIT_PREFIXES, DEFAULT_CATEGORY, DEFAULT_LANGUAGE
+from .constants import AUTO_SUBMIT_PREFIXES, DEFAULT_CATEGORY, DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from importlib import resources
 from typing import Any
 
 from .autosubmit import parse_auto_submit
-from .errors import ApiError, error_payload
+from .constants import AUTO_SUBMIT_PREFIXES, KNOWN_SCOPES, OAUTH_JSON_CONTENT_TYPE
+from .error_codes import ApiError, error_payload
 from .messages import Request, Response, html_response, json_response
-from .settings import AUTO_SUBMIT_PREFIXES, KNOWN_SCOPES, OAUTH_JSON_CONTENT_TYPE
 from .state import SimState
 
 EXT_PAGE = "ext.html"

@@ -1,171 +1,32 @@
-"""The api.flattr.com role: everything under /rest/v2.
+"""What each endpoint under /rest/v2 answers (docs/flattr-api.md); rest.py routes to them.
 
-Formats (docs/flattr-api.md#formats): JSON by default, chosen by a ".json" suffix or the Accept
-header; the activity feeds also speak Activity Streams (".as", application/stream+json); every
-other documented format is 406 not_acceptable. ``jsonp=<callback>`` wraps any JSON answer.
+Every handler takes the request, the state and the caller's token (None: anonymous), plus the
+path's parts; a refusal is raised as an ApiError, answered with Flattr's error body.
 """
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.parse
-from collections.abc import Callable
 from typing import Any
 
-from . import bulk, search
-from .accounts import Token
+from . import search
 from .catalog import Candidate, FlattrRecord, Thing
-from .errors import ApiError
-from .ledger import SOURCE_API, AcceptedFlattr
-from .messages import Request, Response, error_response, json_response
-from .metering import limited, rate_key
-from .objects import activity_json, flattr_json, mini_thing, thing_json, user_json
-from .partners import Delivery, deliver_later, identity_namespace, pending_click_form
-from .settings import (
+from .constants import (
     ACTIVITY_CONTENT_TYPE,
+    API_PREFIX,
     CATEGORIES,
     DEFAULT_PAGE_COUNT,
-    JSONP_CALLBACK_PATTERN,
-    JSONP_CONTENT_TYPE,
     LANGUAGES,
     MAX_PAGE_COUNT,
 )
+from .error_codes import ApiError
+from .journal import SOURCE_API, AcceptedFlattr
+from .messages import Request, Response, json_response
+from .metering import rate_key
+from .objects import activity_json, flattr_json, mini_thing, thing_json, user_json
+from .partners import Delivery, deliver_later, identity_namespace, pending_click_form
 from .state import SimState
-
-API_PREFIX = "/rest/v2"
-JSON_FORMAT = "json"
-ACTIVITY_FORMAT = "as"
-# Suffix formats the docs list but this server does not render (docs/flattr-api.md#formats): 406.
-_UNSUPPORTED_SUFFIXES = (".xml", ".yaml", ".atom", ".txt")
-_JSON_MEDIA = frozenset({"application/json", "application/*", "*/*"})
-_ACTIVITY_MEDIA = frozenset({"application/stream+json"})
-_JSONP_CALLBACK = re.compile(JSONP_CALLBACK_PATTERN)
-# Browsers may cache a preflight answer this long.
-PREFLIGHT_MAX_AGE_SECONDS = 600
-CORS_HEADERS = [
-    ("Access-Control-Allow-Origin", "*"),
-    (
-        "Access-Control-Expose-Headers",
-        "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Current, X-RateLimit-Reset, "
-        "Retry-After, Location",
-    ),
-]
-PREFLIGHT_HEADERS = [
-    ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-    ("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Idempotency-Key"),
-    ("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE_SECONDS)),
-]
-
-Handler = Callable[..., Response]
-
-
-def handle(req: Request, state: SimState) -> Response:
-    response = _dispatch(req, state)
-    response.headers.extend(CORS_HEADERS)
-    return response
-
-
-def _dispatch(req: Request, state: SimState) -> Response:
-    path = req.path[len(API_PREFIX) :]
-    if req.method == "OPTIONS":
-        return Response(204, headers=list(PREFLIGHT_HEADERS))
-    path, fmt = _negotiate(req, path)
-    if fmt is None:
-        return error_response(ApiError("not_acceptable"))
-    if path == "/flattr/bulk" and req.method == "POST":
-        return bulk.handle(req, state)  # its own fault handling and request log
-    callback = req.arg("jsonp")
-    if callback is not None and not _JSONP_CALLBACK.match(callback):
-        return error_response(
-            ApiError("invalid_parameters", "jsonp must be a JavaScript identifier")
-        )
-    with state.lock:
-        step = state.faults.next_step(path)
-    if step is not None and step.delay:
-        time.sleep(step.delay)  # outside the lock: other requests keep being served
-    if step is not None and step.replaces_answer and not step.accept:
-        return bulk.fault_answer(step)
-    response = _answer(req, state, path, fmt)
-    if step is not None and step.replaces_answer:
-        return bulk.fault_answer(step)
-    return _jsonp(response, callback) if callback is not None else response
-
-
-def _answer(req: Request, state: SimState, path: str, fmt: str) -> Response:
-    if path == "/rate_limit" and req.method == "GET":
-        return _rate_limit(req, state)  # not rate limited itself
-    handler, args = _route(req.method, path)
-    if fmt == ACTIVITY_FORMAT and handler not in _ACTIVITY_HANDLERS:
-        return error_response(ApiError("not_acceptable", "Activity Streams only for activities"))
-    return limited(req, state, lambda token: handler(req, state, token, *args))
-
-
-def _negotiate(req: Request, path: str) -> tuple[str, str | None]:
-    """The path without its format suffix and the format asked for (None: not acceptable)."""
-    if path.endswith(".json"):
-        return path[: -len(".json")], JSON_FORMAT
-    if path.endswith(".as"):
-        return path[: -len(".as")], ACTIVITY_FORMAT
-    if path.endswith(_UNSUPPORTED_SUFFIXES):
-        return path, None
-    accept = req.header("accept")
-    if not accept:
-        return path, JSON_FORMAT
-    media = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    if media & _JSON_MEDIA:
-        return path, JSON_FORMAT
-    if media & _ACTIVITY_MEDIA:
-        return path, ACTIVITY_FORMAT
-    return path, None
-
-
-def _jsonp(response: Response, callback: str) -> Response:
-    """callback(<json>); the status and headers stay (rate-limit headers included)."""
-    if response.drop or not response.body:
-        return response
-    response.body = f"/**/{callback}(".encode() + response.body + b");"
-    response.content_type = JSONP_CONTENT_TYPE
-    return response
-
-
-_SEGMENT = r"([^/]+)"
-_GET_ROUTES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^/?$"), "_hello"),
-    (re.compile(r"^/user$"), "_me"),
-    (re.compile(r"^/user/things$"), "_my_things"),
-    (re.compile(r"^/user/flattrs$"), "_my_flattrs"),
-    (re.compile(r"^/user/activities$"), "_my_activities"),
-    (re.compile(rf"^/users/{_SEGMENT}$"), "_user"),
-    (re.compile(rf"^/users/{_SEGMENT}/things$"), "_user_things"),
-    (re.compile(rf"^/users/{_SEGMENT}/flattrs$"), "_user_flattrs"),
-    (re.compile(rf"^/users/{_SEGMENT}/activities$"), "_user_activities"),
-    (re.compile(r"^/things$"), "_things_query"),
-    (re.compile(r"^/things/lookup/?$"), "_lookup"),
-    (re.compile(r"^/things/search$"), "_search"),
-    (re.compile(rf"^/things/{_SEGMENT}$"), "_things"),
-    (re.compile(rf"^/things/{_SEGMENT}/flattrs$"), "_thing_flattrs"),
-    (re.compile(r"^/categories$"), "_categories"),
-    (re.compile(r"^/languages$"), "_languages"),
-]
-_POST_ROUTES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^/flattr$"), "_flattr_url"),
-    (re.compile(r"^/things/([0-9]+)/flattr$"), "_flattr_id"),
-    (re.compile(r"^/user/verify$"), "_verify_me"),
-    (re.compile(rf"^/users/{_SEGMENT}/verify$"), "_verify_user"),
-]
-
-
-def _route(method: str, path: str) -> tuple[Handler, tuple[str, ...]]:
-    table = _GET_ROUTES if method == "GET" else _POST_ROUTES if method == "POST" else []
-    for pattern, name in table:
-        if match := pattern.match(path):
-            handler: Handler = globals()[name]
-            groups = match.groups()
-            # Thing ids stay raw: only a literal comma separates them ("%2C" does not).
-            args = groups if name == "_things" else tuple(urllib.parse.unquote(g) for g in groups)
-            return handler, args
-    return _not_found, ()
+from .users import Token
 
 
 def _require(token: Token | None, scope: str | None = None) -> Token:
@@ -210,15 +71,15 @@ def _visible(thing: Thing, viewer: Token | None) -> bool:
     return not thing.hidden or (viewer is not None and viewer.username == thing.owner)
 
 
-def _hello(req: Request, state: SimState, token: Token | None) -> Response:
+def hello(req: Request, state: SimState, token: Token | None) -> Response:
     return json_response(200, {"message": "hello_world"})
 
 
-def _not_found(req: Request, state: SimState, token: Token | None, *args: str) -> Response:
+def not_found(req: Request, state: SimState, token: Token | None, *args: str) -> Response:
     raise ApiError("not_found")
 
 
-def _rate_limit(req: Request, state: SimState) -> Response:
+def rate_limit(req: Request, state: SimState) -> Response:
     with state.lock:
         token = state.accounts.authenticate(req.bearer_token())
         status = state.rate_limiter.peek(rate_key(req, token))
@@ -235,11 +96,11 @@ def _rate_limit(req: Request, state: SimState) -> Response:
     )
 
 
-def _categories(req: Request, state: SimState, token: Token | None) -> Response:
+def categories(req: Request, state: SimState, token: Token | None) -> Response:
     return json_response(200, [{"id": i, "text": t} for i, t in CATEGORIES])
 
 
-def _languages(req: Request, state: SimState, token: Token | None) -> Response:
+def languages(req: Request, state: SimState, token: Token | None) -> Response:
     return json_response(200, [{"id": i, "text": t} for i, t in LANGUAGES])
 
 
@@ -252,12 +113,12 @@ def _known_user(state: SimState, username: str) -> str:
     return username
 
 
-def _me(req: Request, state: SimState, token: Token | None) -> Response:
+def me(req: Request, state: SimState, token: Token | None) -> Response:
     viewer = _require(token)
     return json_response(200, user_json(state.accounts.users[viewer.username], req.base, viewer))
 
 
-def _user(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+def user_profile(req: Request, state: SimState, token: Token | None, username: str) -> Response:
     user = state.accounts.users[_known_user(state, username)]
     return json_response(200, user_json(user, req.base, token))
 
@@ -276,20 +137,20 @@ def _owned_things(req: Request, state: SimState, token: Token | None, owner: str
     )
 
 
-def _my_things(req: Request, state: SimState, token: Token | None) -> Response:
+def my_things(req: Request, state: SimState, token: Token | None) -> Response:
     return _owned_things(req, state, token, _require(token).username)
 
 
-def _user_things(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+def user_things(req: Request, state: SimState, token: Token | None, username: str) -> Response:
     return _owned_things(req, state, token, _known_user(state, username))
 
 
-def _things(req: Request, state: SimState, token: Token | None, ids: str) -> Response:
+def things_by_ids(req: Request, state: SimState, token: Token | None, ids: str) -> Response:
     """/things/:id and /things/:id,:id,... (a literal comma)."""
     return _things_by_id(req, state, token, ids.split(","), many=len(ids.split(",")) > 1)
 
 
-def _things_query(req: Request, state: SimState, token: Token | None) -> Response:
+def things_query(req: Request, state: SimState, token: Token | None) -> Response:
     """/things?id=a,b: the 2012 form of "several things"; always a list."""
     raw = req.arg("id")
     if not raw:
@@ -311,7 +172,7 @@ def _things_by_id(
     return json_response(200, rendered if many else rendered[0])
 
 
-def _lookup(req: Request, state: SimState, token: Token | None) -> Response:
+def lookup(req: Request, state: SimState, token: Token | None) -> Response:
     url = req.arg("url")
     if not url:
         raise ApiError("invalid_parameters", "The url parameter is required")
@@ -327,7 +188,7 @@ def _lookup(req: Request, state: SimState, token: Token | None) -> Response:
     return json_response(404, {"message": "not_found", "description": "No thing was found"})
 
 
-def _search(req: Request, state: SimState, token: Token | None) -> Response:
+def search_things(req: Request, state: SimState, token: Token | None) -> Response:
     found = search.search(
         state.catalog.things.values(),
         state.catalog.flattrs,
@@ -376,19 +237,19 @@ def _by_user(state: SimState, username: str) -> list[FlattrRecord]:
     return [r for r in state.catalog.flattrs if r.username == username]
 
 
-def _my_flattrs(req: Request, state: SimState, token: Token | None) -> Response:
+def my_flattrs(req: Request, state: SimState, token: Token | None) -> Response:
     viewer = _require(token)
     return _flattr_list(req, state, token, _by_user(state, viewer.username))
 
 
-def _user_flattrs(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+def user_flattrs(req: Request, state: SimState, token: Token | None, username: str) -> Response:
     user = state.accounts.users[_known_user(state, username)]
     if user.hide_flattrs and (token is None or token.username != username):
         return json_response(200, [])  # documented: an empty list, not an error
     return _flattr_list(req, state, token, _by_user(state, username))
 
 
-def _thing_flattrs(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
+def thing_flattrs(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
     viewer = _require(token)  # the one documented error is 401
     thing = state.catalog.things.get(int(thing_id)) if _whole(thing_id) else None
     if thing is None:
@@ -403,7 +264,7 @@ def _thing_flattrs(req: Request, state: SimState, token: Token | None, thing_id:
     return _flattr_list(req, state, token, records)
 
 
-def _flattr_url(req: Request, state: SimState, token: Token | None) -> Response:
+def flattr_url(req: Request, state: SimState, token: Token | None) -> Response:
     viewer = _require(token, "flattr")
     url = req.params_body().get("url")
     if not isinstance(url, str) or not url:
@@ -414,7 +275,7 @@ def _flattr_url(req: Request, state: SimState, token: Token | None) -> Response:
     return _flattr(req, state, viewer, found)
 
 
-def _flattr_id(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
+def flattr_thing(req: Request, state: SimState, token: Token | None, thing_id: str) -> Response:
     viewer = _require(token, "flattr")
     thing = state.catalog.things.get(int(thing_id))
     if thing is None:
@@ -434,7 +295,7 @@ def _flattr(req: Request, state: SimState, viewer: Token, found: Thing | Candida
         raise ApiError("no_means")
     state.catalog.flattr(thing, user.username)
     user.means -= 1
-    state.ledger.flattrs.append(
+    state.journal.flattrs.append(
         AcceptedFlattr(thing.url, user.username, time.time(), None, SOURCE_API)
     )
     _announce_pending(req, state, thing, user.username)
@@ -480,15 +341,12 @@ def _activities(req: Request, state: SimState, username: str) -> Response:
     return response
 
 
-def _my_activities(req: Request, state: SimState, token: Token | None) -> Response:
+def my_activities(req: Request, state: SimState, token: Token | None) -> Response:
     return _activities(req, state, _require(token).username)
 
 
-def _user_activities(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+def user_activities(req: Request, state: SimState, token: Token | None, username: str) -> Response:
     return _activities(req, state, _known_user(state, username))
-
-
-_ACTIVITY_HANDLERS: frozenset[Handler] = frozenset({_my_activities, _user_activities})
 
 
 # --- partner verification -------------------------------------------------------------------
@@ -510,7 +368,7 @@ def _verified(state: SimState, identity: str, username: str) -> Response:
     )
 
 
-def _verify_me(req: Request, state: SimState, token: Token | None) -> Response:
+def verify_me(req: Request, state: SimState, token: Token | None) -> Response:
     """The signed-in user claims a partner identity (the partner vouches for it)."""
     viewer = _require(token)
     identity = _identity(req)
@@ -519,7 +377,7 @@ def _verify_me(req: Request, state: SimState, token: Token | None) -> Response:
     return _verified(state, identity, viewer.username)
 
 
-def _verify_user(req: Request, state: SimState, token: Token | None, username: str) -> Response:
+def verify_user(req: Request, state: SimState, token: Token | None, username: str) -> Response:
     """A partner (its own credential as the Bearer) binds one of its identities to a user."""
     partner = state.partners.by_token(req.bearer_token())
     if partner is None:

@@ -7,9 +7,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from .autosubmit import AutoSubmit, parse_auto_submit
-from .errors import ApiError
+from .constants import DEFAULT_CATEGORY, DEFAULT_LANGUAGE, DISCOVERABLE_HOSTS, FIRST_THING_ID
+from .error_codes import ApiError
 from .partners import is_identity
-from .settings import DEFAULT_CATEGORY, DEFAULT_LANGUAGE, DISCOVERABLE_HOSTS, FIRST_THING_ID
 
 
 @dataclass

@@ -26,13 +26,13 @@ from typing import IO, Any
 
 import httpx
 
-from .settings import DEFAULT_USERNAME, DEMO_TOKEN_BYTES
+from .constants import DEFAULT_USERNAME, DEMO_TOKEN_BYTES
 
 STARTUP_TIMEOUT_SECONDS = 15.0
 STOP_TIMEOUT_SECONDS = 5.0
 CONTROL_TIMEOUT_SECONDS = 10.0
-# The directory holding the flattr_host package.
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# The directory holding the flattr_sim package.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
 class SimStartupError(RuntimeError):
@@ -200,7 +200,7 @@ class SimControl:
 
 
 class SimProcess:
-    """The server as a real subprocess (`python -m flattr_host.sim`), stopped on exit.
+    """The server as a real subprocess (`python -m flattr_sim`), stopped on exit.
 
     The demo user's token is generated here unless given, so tests know it (`.token`).
     The server's stderr (request log) goes to `.log_path`.
@@ -245,7 +245,7 @@ class SimProcess:
             options += ["--state-dir", os.fspath(state_dir)]
         if ready_file is not None:
             options += ["--ready-file", os.fspath(ready_file)]
-        self.argv = [sys.executable, "-m", "flattr_host.sim", *options, *raw]
+        self.argv = [sys.executable, "-m", "flattr_sim", *options, *raw]
         self.startup_timeout = startup_timeout
         # Importable even when the package is not installed (run from a source checkout).
         self.env = dict(os.environ)

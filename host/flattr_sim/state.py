@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .accounts import Accounts
 from .catalog import Catalog
+from .constants import DEFAULT_RATE_LIMIT, DEFAULT_USERNAME
 from .faults import FaultPlan
-from .ledger import Ledger
+from .journal import Journal
 from .partners import Partners
 from .ratelimit import RateLimiter
-from .settings import DEFAULT_RATE_LIMIT, DEFAULT_USERNAME
+from .users import Accounts
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class SimState:
         self.accounts = Accounts(config.username, config.token, config.subscription_active)
         self.catalog = Catalog()
         self.faults = FaultPlan()
-        self.ledger = Ledger()
+        self.journal = Journal()
         self.rate_limiter = RateLimiter(config.rate_limit)
         self.partners = Partners()
         # Legacy mode: the bulk endpoint answers 402 for inactive subscriptions (pre-2018 servers).
@@ -49,7 +49,7 @@ class SimState:
             self.accounts.reset(users=users)
             self.catalog.reset()
             self.faults.reset()
-            self.ledger.reset()
+            self.journal.reset()
             self.rate_limiter.reset()
             self.partners.reset()
             self.legacy_402 = False

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .settings import DEFAULT_RATE_LIMIT, RATE_LIMIT_WINDOW_SECONDS
+from .constants import DEFAULT_RATE_LIMIT, RATE_LIMIT_WINDOW_SECONDS
 
 
 @dataclass

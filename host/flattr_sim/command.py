@@ -1,4 +1,4 @@
-"""`flattr-host sim` / `python -m flattr_host.sim`: run the local Flattr server until signalled."""
+"""`flattr-host sim` / `python -m flattr_sim`: run the local Flattr server until signalled."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .accounts import valid_username
-from .server import start
-from .settings import (
+from .constants import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_RATE_LIMIT,
@@ -28,8 +26,10 @@ from .settings import (
     DEMO_TOKEN_BYTES,
     SERVE_POLL_SECONDS,
 )
+from .server import start
 from .state import SimConfig, SimState
 from .tls import TLSUnavailable, make_tls
+from .users import valid_username
 
 PROG = "flattr-host sim"
 EXIT_OK = 0
@@ -153,7 +153,7 @@ def _serve(args: argparse.Namespace, host: str, state_dir: Path) -> int:
     finally:
         restore()
         running.close()
-    logging.getLogger("flattr_host.sim").info("stopped")
+    logging.getLogger("flattr_sim").info("stopped")
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from .settings import ERROR_URI
+from .constants import ERROR_URI
 
 # code: (HTTP status, default description)
 ERROR_CODES: dict[str, tuple[int, str]] = {

@@ -1,0 +1,7 @@
+"""python -m flattr_sim"""
+
+import sys
+
+from .command import main
+
+sys.exit(main())
