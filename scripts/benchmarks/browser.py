@@ -29,11 +29,14 @@ OFFLINE_API = "http://127.0.0.1:9"
 # The content script runs at document_idle and sets itself up right after: let it finish.
 SETTLE_SECONDS = 0.5
 WAIT_MS = 30_000
+# How long to wait for a stopped worker to be gone before asking again.
+STOP_CHECK_MS = 100
 # How often we look for the status (it is timed by the page itself, not by this polling).
 POLL_MS = 20
 # Set on the popup's <main> when a status is on screen (popup.js): aria-busy=false for any true
-# status, the last one kept or the host's; data-status=live once it is the host's answer. Recorded
-# by a MutationObserver in the page itself, in the page's own clock (ms since navigation began).
+# status, the last one kept or the host's; data-status=live once it is the background's answer,
+# and the host's status once the host card (e.g. "Connecting…") is hidden. Recorded by a
+# MutationObserver in the page itself, in the page's own clock (ms since navigation began).
 SHOWN_RECORDER = """
 (() => {
   if (!location.href.startsWith('chrome-extension://')) return;
@@ -42,7 +45,9 @@ SHOWN_RECORDER = """
     if (main && main.getAttribute('aria-busy') === 'false' && window.__shownAt === undefined) {
       window.__shownAt = performance.now();
     }
-    const live = main && (main.dataset.status === 'live' || main.dataset.status === undefined);
+    // The host's own answer: not the last status kept, nor the host card ("Connecting…").
+    const host = document.getElementById('host');
+    const live = main && main.dataset.status !== 'last-known' && !(host && !host.hidden);
     if (live && main.getAttribute('aria-busy') === 'false' && window.__liveAt === undefined) {
       window.__liveAt = performance.now();
     }
@@ -124,18 +129,22 @@ def _worker(context: Any) -> None:
 
 def _stop_workers(context: Any, cdp: Any) -> None:
     """A cold start: the worker stopped (and with it the host's port), as after 30 s idle."""
-    cdp.send("ServiceWorker.enable")
-    cdp.send("ServiceWorker.stopAllWorkers")
-    cdp.send("ServiceWorker.disable")
     deadline = time.monotonic() + WAIT_MS / 1000
     browser = context.browser.new_browser_cdp_session()
-    while any(
-        t["type"] == "service_worker" and t["url"].startswith(f"chrome-extension://{EXTENSION_ID}")
-        for t in browser.send("Target.getTargets")["targetInfos"]
-    ):
+    # Asked again until it is gone: the extension's once-a-minute alarm may wake it meanwhile.
+    while True:
+        cdp.send("ServiceWorker.enable")
+        cdp.send("ServiceWorker.stopAllWorkers")
+        cdp.send("ServiceWorker.disable")
+        context.pages[0].wait_for_timeout(STOP_CHECK_MS)
+        if not any(
+            t["type"] == "service_worker"
+            and t["url"].startswith(f"chrome-extension://{EXTENSION_ID}")
+            for t in browser.send("Target.getTargets")["targetInfos"]
+        ):
+            break
         if time.monotonic() > deadline:
             raise RuntimeError("the service worker would not stop")
-        context.pages[0].wait_for_timeout(20)
     browser.detach()
     time.sleep(0.3)  # the host notices its closed stdin and exits
 

@@ -240,9 +240,9 @@ async function start() {
   } catch {
     // No tab (e.g. the popup opened as a page): the state has no page.
   }
-  const live = refresh();
+  // Painted before asking: waking the worker competes with this page for the processor.
   showLastKnown(await stored);
-  await live;
+  await refresh();
   setInterval(render, RERENDER_MS);
 }
 
