@@ -224,9 +224,9 @@ function wire() {
 }
 
 async function start() {
-  wire();
-  // Read at once, beside the tab: storage.session answers without the service worker.
+  // Read first, beside the tab: storage.session answers without the service worker.
   const stored = Promise.resolve(api.storage?.session?.get(LAST_STATUS_KEY)).catch(() => null);
+  wire();
   try {
     const [active] = await api.tabs.query({ active: true, currentWindow: true });
     if (active) {
