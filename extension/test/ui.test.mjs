@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HostError } from "../src/background/host.js";
 import { StatusCache } from "../src/background/status.js";
+import { RETRY_NOW_WAIT_MS } from "../src/background/settings.js";
 import { UiApi } from "../src/background/ui.js";
 import { assertValidRequest, fakeTimers } from "./helpers.mjs";
 
@@ -122,6 +123,28 @@ describe("ui:* requests", () => {
     const s = await ui.handle({ kind: "ui:state", tabId: 3 });
     assert.equal(s.page, null);
     assert.equal(s.tab.url, "chrome://extensions/");
+  });
+
+  it("ui:state while the host connects (the worker just started) waits for it, then answers the status", async () => {
+    const host = fakeHost("connecting");
+    let release = null;
+    host.settled = (ms) => {
+      host.waitedMs = ms;
+      return new Promise((resolve) => {
+        release = resolve;
+      });
+    };
+    const { ui } = setup(host);
+    const answer = ui.handle({ kind: "ui:state" });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(host.waitedMs, RETRY_NOW_WAIT_MS);
+    assert.deepEqual(host.requests, [], "nothing is asked before the host is ready");
+    host.state = "ready";
+    release(host.info());
+    const s = await answer;
+    assert.equal(s.host.state, "ready");
+    assert.equal(s.account.username, "alice");
+    assert.equal(s.flattrsToday, 4);
   });
 
   it("ui:state when the host is missing: the state and the command, and a fresh look", async () => {

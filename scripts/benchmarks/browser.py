@@ -29,9 +29,13 @@ OFFLINE_API = "http://127.0.0.1:9"
 # The content script runs at document_idle and sets itself up right after: let it finish.
 SETTLE_SECONDS = 0.5
 WAIT_MS = 30_000
+# How long to wait for a stopped worker to be gone before asking again.
+STOP_CHECK_MS = 100
 # How often we look for the status (it is timed by the page itself, not by this polling).
 POLL_MS = 20
-# Set on the popup's <main> when a status is on screen (popup.js) — recorded by a
+# Set on the popup's <main> when a status is on screen (popup.js): aria-busy=false for any true
+# status, the last one kept or the host's; data-status=live once it is the background's answer,
+# and the host's status once the host card (e.g. "Connecting…") is hidden. Recorded by a
 # MutationObserver in the page itself, in the page's own clock (ms since navigation began).
 SHOWN_RECORDER = """
 (() => {
@@ -40,6 +44,12 @@ SHOWN_RECORDER = """
     const main = document.getElementById('main');
     if (main && main.getAttribute('aria-busy') === 'false' && window.__shownAt === undefined) {
       window.__shownAt = performance.now();
+    }
+    // The host's own answer: not the last status kept, nor the host card ("Connecting…").
+    const host = document.getElementById('host');
+    const live = main && main.dataset.status !== 'last-known' && !(host && !host.hidden);
+    if (live && main.getAttribute('aria-busy') === 'false' && window.__liveAt === undefined) {
+      window.__liveAt = performance.now();
     }
   };
   new MutationObserver(check).observe(document, {subtree: true, childList: true, attributes: true});
@@ -53,7 +63,7 @@ def popup_time_to_status(work: Path, launchers: Launchers, runs: int) -> Figure:
     extension = _build_extension(work)
     # The user's Chromium profile, where `flattr-host install` put the host's manifest.
     profile = launchers.home / ".config" / "chromium"
-    times: dict[str, list[float]] = {"ours": [], "ref": []}
+    times: dict[str, list[float]] = {"ours": [], "ref": [], "live": []}
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(profile),
@@ -72,10 +82,14 @@ def popup_time_to_status(work: Path, launchers: Launchers, runs: int) -> Figure:
             for _ in range(runs):
                 for kind, path in (("ref", REFERENCE_POPUP), ("ours", POPUP)):
                     _stop_workers(context, cdp)
-                    times[kind].append(_open(context, path))
+                    shown, live = _open(context, path)
+                    times[kind].append(shown)
+                    if kind == "ours":
+                        times["live"].append(live)
         finally:
             context.close()
     ours, ref = statistics.median(times["ours"]), statistics.median(times["ref"])
+    live = statistics.median(times["live"])
     return Figure(
         "popup time to status (cold worker)",
         "ms",
@@ -83,19 +97,22 @@ def popup_time_to_status(work: Path, launchers: Launchers, runs: int) -> Figure:
         ref,
         f"≤ {POPUP_GOAL}×",
         ours / ref <= POPUP_GOAL,
+        # The last status kept is painted first; the host's own answer follows.
+        f"live status after {live:.0f} ms, {live / ref:.1f}×",
     )
 
 
-def _open(context: Any, path: str) -> float:
+def _open(context: Any, path: str) -> tuple[float, float]:
+    """(status shown, live status shown) in ms since the page's navigation began."""
     page = context.new_page()
     try:
         page.goto(f"chrome-extension://{EXTENSION_ID}/{path}", wait_until="commit")
         deadline = time.monotonic() + WAIT_MS / 1000
-        while (shown := page.evaluate("() => window.__shownAt ?? null")) is None:
+        while (times := page.evaluate("() => [window.__shownAt, window.__liveAt]"))[1] is None:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{path} showed no status within {WAIT_MS / 1000:.0f} s")
+                raise RuntimeError(f"{path} showed no live status within {WAIT_MS / 1000:.0f} s")
             page.wait_for_timeout(POLL_MS)
-        return float(shown)
+        return float(times[0]), float(times[1])
     finally:
         page.close()
 
@@ -112,18 +129,22 @@ def _worker(context: Any) -> None:
 
 def _stop_workers(context: Any, cdp: Any) -> None:
     """A cold start: the worker stopped (and with it the host's port), as after 30 s idle."""
-    cdp.send("ServiceWorker.enable")
-    cdp.send("ServiceWorker.stopAllWorkers")
-    cdp.send("ServiceWorker.disable")
     deadline = time.monotonic() + WAIT_MS / 1000
     browser = context.browser.new_browser_cdp_session()
-    while any(
-        t["type"] == "service_worker" and t["url"].startswith(f"chrome-extension://{EXTENSION_ID}")
-        for t in browser.send("Target.getTargets")["targetInfos"]
-    ):
+    # Asked again until it is gone: the extension's once-a-minute alarm may wake it meanwhile.
+    while True:
+        cdp.send("ServiceWorker.enable")
+        cdp.send("ServiceWorker.stopAllWorkers")
+        cdp.send("ServiceWorker.disable")
+        context.pages[0].wait_for_timeout(STOP_CHECK_MS)
+        if not any(
+            t["type"] == "service_worker"
+            and t["url"].startswith(f"chrome-extension://{EXTENSION_ID}")
+            for t in browser.send("Target.getTargets")["targetInfos"]
+        ):
+            break
         if time.monotonic() > deadline:
             raise RuntimeError("the service worker would not stop")
-        context.pages[0].wait_for_timeout(20)
     browser.detach()
     time.sleep(0.3)  # the host notices its closed stdin and exits
 

@@ -25,7 +25,11 @@ POPUP = "src/popup/popup.html"
 SIGN_IN_URL = "https://flattr.com/oauth/ext"
 # The popup's own width (popup.css); tall enough for its longest state.
 POPUP_VIEWPORT = (360, 600)
-POPUP_RENDERED = "document.getElementById('main')?.getAttribute('aria-busy') === 'false'"
+# The background's answer on screen, not the last status kept that the popup paints first.
+POPUP_RENDERED = (
+    "document.getElementById('main')?.getAttribute('aria-busy') === 'false'"
+    " && document.getElementById('main').dataset.status === 'live'"
+)
 # One interaction roughly this often while reading (the content script reports at most one of
 # each kind per second; any one restarts the 15 s attention window).
 READ_STEP_SECONDS = 0.3

@@ -45,6 +45,26 @@ def test_sign_in_button_stores_the_token_and_closes_the_tab(rig: Rig, companion:
     close_if_open(popup)
 
 
+def test_the_status_kept_for_the_popup_says_signed_in_and_holds_no_token(
+    rig: Rig, companion: Companion
+) -> None:
+    """What an opening popup paints first (storage.session `lastStatus`) follows the host, and
+    nothing the extension keeps there carries the token."""
+    assert rig.sim is not None
+    read = f"{API}.storage.session.get('lastStatus').then((s) => s.lastStatus ?? null)"
+
+    def kept() -> dict[str, object] | None:
+        value = companion.eval(read)
+        account = value and value.get("account")
+        return value if account and account.get("username") == "demo" else None
+
+    status = wait_until(kept, SETTLE_SECONDS, "the last status kept says signed in")
+    assert set(status) == {"host", "account", "queue", "flattrsToday"}
+    assert status["host"]["state"] == "ready"
+    everything = companion.eval(f"{API}.storage.session.get(null).then((s) => JSON.stringify(s))")
+    assert rig.sim.token not in everything
+
+
 def test_the_window_stays_when_the_sign_in_tab_was_its_last(rig: Rig, companion: Companion) -> None:
     companion.sign_out()
     # A window holding nothing but the sign-in page.

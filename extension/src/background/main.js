@@ -7,6 +7,7 @@ import { toolbarState, Toolbar } from "./badge.js";
 import { checkSender, FlattrSite } from "./handshake.js";
 import { errorOf, HostConnection, STATES } from "./host.js";
 import { Injector } from "./inject.js";
+import { LastStatusKeeper } from "./laststatus.js";
 import * as build from "./protocol.js";
 import { BADGE_DEBOUNCE_MS, TICK_ALARM_NAME, TICK_PERIOD_MINUTES } from "./settings.js";
 import { SignIn } from "./signin.js";
@@ -57,11 +58,15 @@ const flattr = new FlattrSite({
 const injector = new Injector({ api });
 const ui = new UiApi({ api, host, tracker, status, signIn, injector, changed: () => changed() });
 const toolbar = new Toolbar({ api });
+// What an opening popup paints before this worker has started and the host has answered.
+const lastStatus = new LastStatusKeeper({ storage: api.storage.session });
 
 // --- UI notifications and the toolbar -----------------------------------------------------------
 
 let changedTimer = null;
 function changed() {
+  // At once, not debounced: the worker may be stopped before the timer fires.
+  lastStatus.save({ host: host.info(), ...status.view() }).catch(() => {});
   if (changedTimer !== null) return;
   changedTimer = setTimeout(() => {
     changedTimer = null;

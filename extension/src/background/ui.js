@@ -66,8 +66,12 @@ export class UiApi {
   }
 
   async state({ tabId }) {
-    // The user may just have installed or upgraded the host: look, and wait a moment for it.
-    if (this.host.retryNow()) await this.host.settled(RETRY_NOW_WAIT_MS);
+    // The user may just have installed or upgraded the host: look, and wait a moment for it. A
+    // host still connecting (the worker just started) is waited for too: the popup already shows
+    // the last status, and "Connecting…" would only replace it for a moment.
+    if (this.host.retryNow() || this.host.info().state === "connecting") {
+      await this.host.settled(RETRY_NOW_WAIT_MS);
+    }
     const tab = Number.isInteger(tabId) ? await this.api.tabs.get(tabId).catch(() => null) : null;
     const answer = {
       ok: true,

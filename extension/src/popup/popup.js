@@ -1,7 +1,10 @@
 // The popup: asks the background for `ui:state`, renders popupView() with textContent only (page
 // titles and URLs are hostile input), wires the buttons to the documented `ui:*` requests, and
-// re-fetches when the background says `bg:changed`.
+// re-fetches when the background says `bg:changed`. Until the answer comes it shows the last
+// status the background kept in storage.session (common/laststatus.js), marked "Updating…":
+// from a stopped service worker the answer takes the worker's start and the host's.
 import { api } from "../common/api.js";
+import { LAST_STATUS_KEY, readLastStatus } from "../common/laststatus.js";
 import { $, mountHostCard, renderHost, request, setLines, setText, show } from "../common/page.js";
 import { errorText } from "../common/view.js";
 import { FLATTR_HOME, flattrNowText, popupView } from "./view.js";
@@ -10,10 +13,18 @@ import { FLATTR_HOME, flattrNowText, popupView } from "./view.js";
 const RERENDER_MS = 15000;
 // Several `bg:changed` in a row cause one re-fetch.
 const REFETCH_DEBOUNCE_MS = 150;
+// The last status stays on screen (marked) at most this long while the host is still connecting;
+// then "Connecting…", the truth, replaces it.
+const LAST_KNOWN_MAX_MS = 4000;
 
-
-let tab = { id: undefined, incognito: false };
+let tab = { id: undefined, incognito: false, url: "", title: "" };
 let state = null;
+// `state` is the stored last status, not yet the background's answer.
+let lastKnown = false;
+let lastKnownTimer = null;
+let lastKnownUntil = 0;
+// A "connecting" answer held back while the last status is shown.
+let pendingAnswer = null;
 let refetchTimer = null;
 
 const nowSeconds = () => Date.now() / 1000;
@@ -95,9 +106,12 @@ function renderQueue(queue) {
 
 function render() {
   if (state === null) return;
-  const view = popupView(state, { now: nowSeconds(), incognito: tab.incognito });
-  $("loading").hidden = true;
+  const view = popupView(state, { now: nowSeconds(), incognito: tab.incognito, lastKnown });
+  $("loading").textContent = "Updating…";
+  $("loading").hidden = !lastKnown;
+  // Something true is on screen either way; `data-status` tells the last one from the live one.
   $("main").setAttribute("aria-busy", "false");
+  $("main").dataset.status = lastKnown ? "last-known" : "live";
   $("summary").textContent = view.summary.text;
   $("summary").dataset.tone = view.summary.tone;
   $("summary").title = view.summary.label;
@@ -109,8 +123,36 @@ function render() {
 }
 
 async function refresh() {
-  state = await request({ kind: "ui:state", tabId: tab.id });
+  const answer = await request({ kind: "ui:state", tabId: tab.id });
+  // The host still connecting says less than the last status: keep that for a moment (the
+  // background sends `bg:changed` once the host is ready). Anything else replaces it at once.
+  const held = lastKnown && Date.now() < lastKnownUntil;
+  if (held && answer?.ok && answer.host?.state === "connecting") {
+    pendingAnswer = answer;
+    return;
+  }
+  showLive(answer);
+}
+
+function showLive(answer) {
+  clearTimeout(lastKnownTimer);
+  lastKnown = false;
+  pendingAnswer = null;
+  state = answer;
   render();
+}
+
+/** The stored last status, painted only while the background has not answered yet. */
+function showLastKnown(stored) {
+  const last = readLastStatus(stored);
+  if (state !== null || last === null) return;
+  state = { ok: true, ...last, tab: { url: tab.url, title: tab.title }, page: null };
+  lastKnown = true;
+  lastKnownUntil = Date.now() + LAST_KNOWN_MAX_MS;
+  render();
+  lastKnownTimer = setTimeout(() => {
+    if (lastKnown && pendingAnswer !== null) showLive(pendingAnswer);
+  }, LAST_KNOWN_MAX_MS);
 }
 
 function scheduleRefresh() {
@@ -183,13 +225,24 @@ function wire() {
 }
 
 async function start() {
+  // Read first, beside the tab: storage.session answers without the service worker.
+  const stored = Promise.resolve(api.storage?.session?.get(LAST_STATUS_KEY)).catch(() => null);
   wire();
   try {
     const [active] = await api.tabs.query({ active: true, currentWindow: true });
-    if (active) tab = { id: active.id, incognito: active.incognito === true };
+    if (active) {
+      tab = {
+        id: active.id,
+        incognito: active.incognito === true,
+        url: active.url ?? "",
+        title: active.title ?? "",
+      };
+    }
   } catch {
     // No tab (e.g. the popup opened as a page): the state has no page.
   }
+  // Painted before asking: waking the worker competes with this page for the processor.
+  showLastKnown(await stored);
   await refresh();
   setInterval(render, RERENDER_MS);
 }

@@ -178,6 +178,10 @@ export function pageView(state, context = {}) {
         sentences: ["Nothing is recorded on this page: only web pages (http and https) count."],
       };
     }
+    if (context.lastKnown === true) {
+      // The last status is kept without any page: this one's comes with the live answer.
+      return { kind: "updating", headline: title || "This page", sentences: ["Its status follows in a moment."] };
+    }
     return {
       kind: "unavailable",
       headline: title || "This page",
@@ -324,8 +328,9 @@ export function summarize(state) {
 }
 
 /**
- * The whole popup. `context`: `{now, incognito}` — `now` in unix seconds, `incognito` from the
- * popup's own tabs.query (the background also reports `tab.incognito` when it knows).
+ * The whole popup. `context`: `{now, incognito, lastKnown}` — `now` in unix seconds, `incognito`
+ * from the popup's own tabs.query (the background also reports `tab.incognito` when it knows),
+ * `lastKnown` while `state` is the stored last status rather than the background's answer.
  */
 export function popupView(state, context = {}) {
   const now = isNumber(context.now) ? context.now : 0;
