@@ -219,3 +219,30 @@ def test_schema_4_is_migrated_with_its_sent_batches_done(tmp_path: Path) -> None
     assert due is not None and due.id == 2
     assert flattrs.next_batch_at(conn, 1) == 0.0
     conn.close()
+
+
+def test_progress_counts_the_queue_once_and_again_when_flattrs_arrive(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
+    path = tmp_path / "progress.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 6)
+    browser = store.connect(path, settings)  # the host of a browser, queueing meanwhile
+    seen: list[tuple[int, int]] = []
+
+    def shown(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 2:
+            enqueue(browser, account_id, 2, start=100)
+
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    report = submitter(conn, settings, delivered).flush(progress=shown)
+    conn.set_trace_callback(None)
+    assert report.delivered == 8
+    assert seen == [(0, 6), (2, 6), (4, 8), (6, 8), (8, 8)]
+    counts = [s for s in statements if s.startswith("SELECT COUNT(*) FROM flattrs WHERE account")]
+    # For progress at the start and once the browser's flattrs came; once more at the end, to
+    # tell why the run stopped.
+    assert len(counts) == 3, counts
+    browser.close()
+    conn.close()

@@ -73,6 +73,10 @@ class Submitter:
         self._transport = transport
         check_base(settings.api_base)  # api.ConfigError: the token must not be sent there
         self._client: FlattrClient | None = None  # made at the first request, as it loads CAs
+        # For progress: (account, data_version, verifications) when the account's sendable
+        # flattrs were counted, the count, and how many this run had settled then.
+        self._counted: tuple[tuple[int, int, int], int, int] | None = None
+        self._verifications = 0
 
     # --- public ---------------------------------------------------------------------------
 
@@ -86,6 +90,7 @@ class Submitter:
                 "before their state is committed)"
             )
         report = SubmitReport()
+        self._counted = None
         self._tick = self._clock if now is None else (lambda: now)
         self._force = force
         start = self._tick()
@@ -118,8 +123,17 @@ class Submitter:
             return
         done = report.delivered + report.rejected
         account = accounts.current(self._conn)
-        left = 0 if account is None else flattrs.sendable(self._conn, account.id)
-        progress(done, done + left)
+        if account is None:
+            progress(done, done)
+            return
+        # Counting reads the whole queue: recount only when it may have changed otherwise than
+        # by what this run settled (another connection committed, another account, a merge).
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        key = (account.id, version, self._verifications)
+        if self._counted is None or self._counted[0] != key:
+            self._counted = (key, flattrs.sendable(self._conn, account.id), done)
+        _, left, settled_then = self._counted
+        progress(done, done + left - (done - settled_then))
 
     def flush(self, progress: Progress | None = None) -> SubmitReport:
         """Send everything now: failed items and back-off are made due, then the loop runs until
@@ -247,6 +261,7 @@ class Submitter:
         """Learn the token's user (GET /rest/v2/user) and merge with an earlier account of it."""
         answer = self._request("GET", USER_PATH, account)
         report.requests += 1
+        self._verifications += 1
         now = self._tick()
         username = answer.body.get("username") if isinstance(answer.body, dict) else None
         if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
