@@ -425,15 +425,7 @@ def _meta(m: p.PageMeta) -> urls.PageMeta:
 
 
 def _result(x: ledger.SegmentResult) -> p.SegmentResult:
-    # The ledger's own values, of the model's types already: not validated a second time.
-    return p.SegmentResult.model_construct(
-        url=x.url,
-        site=x.site,
-        counted=x.counted,
-        reason=x.reason,
-        seconds_today=x.seconds_today,
-        flattrs_queued=x.flattrs_queued,
-    )
+    return p.SegmentResult.model_validate(x, from_attributes=True)
 
 
 def _refused(s: p.InvalidSegment) -> p.SegmentResult:
