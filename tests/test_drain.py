@@ -246,3 +246,49 @@ def test_progress_counts_the_queue_once_and_again_when_flattrs_arrive(tmp_path: 
     assert len(counts) == 3, counts
     browser.close()
     conn.close()
+
+
+def test_flattrs_arriving_during_a_drain_do_not_hold_back_its_full_batches(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(api_base=BASE, batch_size=50, submit_delay=1.0)
+    path = tmp_path / "trickle.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 120)
+    browser = store.connect(path, settings)  # a flattr earned meanwhile, at every request
+    sizes: list[int] = []
+
+    def meanwhile(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(json.loads(request.content)))
+        enqueue(browser, account_id, 1, start=1000 + len(sizes))
+        return delivered(request)
+
+    run = submitter(conn, settings, meanwhile)
+    # A scheduled round (not a flush) just after the last arrival: the submit delay runs.
+    report = run.run_due(now=time.time())
+    # Full batches go at once; the rest (the backlog's tail and the new flattrs) waits for the
+    # delay, so that it shares a request.
+    assert sizes == [50, 50] and report.waiting == "submit_delay"
+    assert run.next_due(time.time()) is not None
+    browser.close()
+    conn.close()
+
+
+def test_the_queries_of_each_request_never_scan_the_queue(tmp_path: Path) -> None:
+    conn, account_id = signed_in(tmp_path / "plans.sqlite3", Settings())
+    assert account_id == 1
+    issued: list[str] = []
+    conn.set_trace_callback(issued.append)
+    with store.transaction(conn):
+        flattrs.fills_a_batch(conn, 1, 50)
+        flattrs.start_new_batch(conn, 1, 50, 1.0, "key")
+        flattrs.in_flight(conn, 1)
+        flattrs.settle(conn, 1, "delivered", 1.0)
+        flattrs.close_if_done(conn, 1)
+        flattrs.next_batch_at(conn, 1)
+    conn.set_trace_callback(None)
+    for sql in issued:
+        if sql.startswith(("SELECT", "UPDATE", "DELETE")):
+            plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SCAN" not in plan, (sql, plan)
+    conn.close()

@@ -128,6 +128,16 @@ def unbatched(conn: sqlite3.Connection, account_id: int) -> list[int]:
     return [int(row[0]) for row in rows]
 
 
+def fills_a_batch(conn: sqlite3.Connection, account_id: int, size: int) -> bool:
+    """Whether the account has at least ``size`` flattrs not yet in a batch."""
+    row = conn.execute(
+        "SELECT 1 FROM flattrs WHERE state = 'pending' AND batch_id IS NULL AND account_id = ? "
+        "ORDER BY created_at, id LIMIT 1 OFFSET ?",
+        (account_id, max(0, size - 1)),
+    ).fetchone()
+    return row is not None
+
+
 def newest_unbatched(conn: sqlite3.Connection, account_id: int) -> float | None:
     """When the newest flattr not yet in a batch was queued (None: there is none)."""
     row = conn.execute(

@@ -156,6 +156,8 @@ class Submitter:
             newest = flattrs.newest_unbatched(self._conn, account.id)
             if newest is not None:
                 candidates.append(newest + self._settings.submit_delay)
+                if flattrs.fills_a_batch(self._conn, account.id, self._settings.batch_size):
+                    candidates.append(now)
         if not candidates:
             return None
         due = min(candidates)
@@ -197,8 +199,11 @@ class Submitter:
             # before that, flattrs bound to a nameless account could never be claimed again.
             return self._verify(account, now, report)
         newest = flattrs.newest_unbatched(conn, account.id)
+        # The delay lets a burst share a request; a full batch has no room to share.
         may_form = newest is not None and (
-            self._force or now >= newest + self._settings.submit_delay
+            self._force
+            or now >= newest + self._settings.submit_delay
+            or flattrs.fills_a_batch(conn, account.id, self._settings.batch_size)
         )
         waiting_delay = newest is not None and not may_form
         try:
