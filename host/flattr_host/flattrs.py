@@ -102,19 +102,21 @@ def new_batch(
     conn: sqlite3.Connection, account_id: int, item_ids: list[int], now: float, key: str
 ) -> int:
     """A batch with a fresh Idempotency-Key, due now, holding ``item_ids`` (as pending)."""
-    batch_id = int(
-        conn.execute(
-            "INSERT INTO batches (account_id, idempotency_key, next_attempt_at, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (account_id, key, now, now),
-        ).lastrowid
-        or 0
-    )
+    batch_id = _insert_batch(conn, account_id, now, key)
     conn.executemany(
         "UPDATE flattrs SET batch_id = ?, state = 'pending', updated_at = ? WHERE id = ?",
         [(batch_id, now, item_id) for item_id in item_ids],
     )
     return batch_id
+
+
+def _insert_batch(conn: sqlite3.Connection, account_id: int, now: float, key: str) -> int:
+    cursor = conn.execute(
+        "INSERT INTO batches (account_id, idempotency_key, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?)",
+        (account_id, key, now, now),
+    )
+    return int(cursor.lastrowid or 0)
 
 
 def unbatched(conn: sqlite3.Connection, account_id: int) -> list[int]:
@@ -124,6 +126,16 @@ def unbatched(conn: sqlite3.Connection, account_id: int) -> list[int]:
         (account_id,),
     ).fetchall()
     return [int(row[0]) for row in rows]
+
+
+def fills_a_batch(conn: sqlite3.Connection, account_id: int, size: int) -> bool:
+    """Whether the account has at least ``size`` flattrs not yet in a batch."""
+    row = conn.execute(
+        "SELECT 1 FROM flattrs WHERE state = 'pending' AND batch_id IS NULL AND account_id = ? "
+        "ORDER BY created_at, id LIMIT 1 OFFSET ?",
+        (account_id, max(0, size - 1)),
+    ).fetchone()
+    return row is not None
 
 
 def newest_unbatched(conn: sqlite3.Connection, account_id: int) -> float | None:
@@ -136,8 +148,11 @@ def newest_unbatched(conn: sqlite3.Connection, account_id: int) -> float | None:
     return None if row[0] is None else float(row[0])
 
 
-_HAS_SENDABLE = (
-    "EXISTS (SELECT 1 FROM flattrs f WHERE f.batch_id = b.id AND f.state IN ('pending', 'failed'))"
+# A batch not ``done`` (see ``close_if_done``) that still has flattrs to send. ``done = 0`` lets the
+# queries use the index of open batches: the thousands already sent are never visited.
+_OPEN = (
+    "b.done = 0 AND EXISTS (SELECT 1 FROM flattrs f WHERE f.batch_id = b.id "
+    "AND f.state IN ('pending', 'failed'))"
 )
 
 
@@ -146,7 +161,7 @@ def due_batch(conn: sqlite3.Connection, account_id: int, now: float) -> Batch | 
     return _batch(
         conn.execute(
             f"SELECT b.* FROM batches b WHERE b.account_id = ? AND b.next_attempt_at <= ? "
-            f"AND {_HAS_SENDABLE} ORDER BY b.next_attempt_at, b.id LIMIT 1",
+            f"AND {_OPEN} ORDER BY b.next_attempt_at, b.id LIMIT 1",
             (account_id, now),
         ).fetchone()
     )
@@ -154,7 +169,7 @@ def due_batch(conn: sqlite3.Connection, account_id: int, now: float) -> Batch | 
 
 def next_batch_at(conn: sqlite3.Connection, account_id: int) -> float | None:
     row = conn.execute(
-        f"SELECT MIN(b.next_attempt_at) FROM batches b WHERE b.account_id = ? AND {_HAS_SENDABLE}",
+        f"SELECT MIN(b.next_attempt_at) FROM batches b WHERE b.account_id = ? AND {_OPEN}",
         (account_id,),
     ).fetchone()
     return None if row[0] is None else float(row[0])
@@ -169,6 +184,29 @@ def start_sending(
         "WHERE batch_id = ? AND account_id = ? AND state IN ('pending', 'failed')",
         (now, batch_id, account_id),
     )
+    return in_flight(conn, batch_id)
+
+
+def start_new_batch(
+    conn: sqlite3.Connection, account_id: int, size: int, now: float, key: str
+) -> int | None:
+    """A new batch with Idempotency-Key ``key``, due now, of the account's oldest ``size``
+    flattrs not yet in a batch, marked in flight in the same pass (None: there were none)."""
+    batch_id = _insert_batch(conn, account_id, now, key)
+    cursor = conn.execute(
+        "UPDATE flattrs SET batch_id = ?, state = 'in_flight', updated_at = ? WHERE id IN "
+        "(SELECT id FROM flattrs WHERE state = 'pending' AND batch_id IS NULL AND account_id = ? "
+        "ORDER BY created_at, id LIMIT ?)",
+        (batch_id, now, account_id, size),
+    )
+    if cursor.rowcount == 0:
+        conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+        return None
+    return batch_id
+
+
+def in_flight(conn: sqlite3.Connection, batch_id: int) -> list[Item]:
+    """The batch's flattrs being sent, in the order they were queued."""
     rows = conn.execute(
         "SELECT id, url FROM flattrs WHERE batch_id = ? AND state = 'in_flight' ORDER BY id",
         (batch_id,),
@@ -220,11 +258,18 @@ def reject(conn: sqlite3.Connection, item_ids: list[int], error: str, now: float
     return len(item_ids)
 
 
-def drop_if_empty(conn: sqlite3.Connection, batch_id: int) -> None:
-    """Forget a batch whose items all moved to other batches."""
+def close_if_done(conn: sqlite3.Connection, batch_id: int) -> None:
+    """Forget a batch whose items all moved to other batches (or were discarded), and mark one
+    with nothing left to send done. Flattrs never become sendable again in a done batch: only
+    delivered and rejected flattrs stay in one, and neither state is ever left."""
     conn.execute(
         "DELETE FROM batches WHERE id = ? AND NOT EXISTS "
         "(SELECT 1 FROM flattrs WHERE batch_id = ?)",
+        (batch_id, batch_id),
+    )
+    conn.execute(
+        "UPDATE batches SET done = 1 WHERE id = ? AND NOT EXISTS (SELECT 1 FROM flattrs "
+        "WHERE batch_id = ? AND state IN ('pending', 'failed', 'in_flight'))",
         (batch_id, batch_id),
     )
 
@@ -254,7 +299,7 @@ def discard(conn: sqlite3.Connection, item_ids: list[int]) -> int:
         item_ids,
     )
     for batch_id in batches:
-        drop_if_empty(conn, batch_id)
+        close_if_done(conn, batch_id)
     return cursor.rowcount
 
 
@@ -271,7 +316,7 @@ def make_due(conn: sqlite3.Connection, account_id: int, now: float) -> int:
     """Everything of the account that waits (back-off, slow schedule) becomes due now."""
     cursor = conn.execute(
         f"UPDATE batches AS b SET next_attempt_at = ? WHERE b.account_id = ? "
-        f"AND b.next_attempt_at > ? AND {_HAS_SENDABLE}",
+        f"AND b.next_attempt_at > ? AND {_OPEN}",
         (now, account_id, now),
     )
     return cursor.rowcount
@@ -371,7 +416,7 @@ def rebind(
 def make_402_due(conn: sqlite3.Connection, now: float, account_id: int | None) -> int:
     """The batches that got a 402 (of ``account_id``, or of all accounts) become due now."""
     cursor = conn.execute(
-        "UPDATE batches SET next_attempt_at = ? WHERE last_status = 402 "
+        "UPDATE batches SET next_attempt_at = ? WHERE last_status = 402 AND done = 0 "
         "AND next_attempt_at > ? AND (? IS NULL OR account_id = ?)",
         (now, now, account_id, account_id),
     )
@@ -381,7 +426,8 @@ def make_402_due(conn: sqlite3.Connection, now: float, account_id: int | None) -
 def waiting_after_402(conn: sqlite3.Connection, account_id: int, now: float) -> bool:
     """Whether some batch of the account waits on the slow schedule after a 402."""
     row = conn.execute(
-        "SELECT 1 FROM batches WHERE account_id = ? AND last_status = 402 AND next_attempt_at > ?",
+        "SELECT 1 FROM batches "
+        "WHERE account_id = ? AND done = 0 AND last_status = 402 AND next_attempt_at > ?",
         (account_id, now),
     ).fetchone()
     return row is not None

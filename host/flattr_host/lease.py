@@ -136,13 +136,18 @@ def renew(conn: sqlite3.Connection, name: str, holder: str, now: float, ttl: flo
 
     def write() -> bool:
         with store.transaction(conn):
-            cursor = conn.execute(
-                "UPDATE lease SET expires_at = ? WHERE name = ? AND holder = ?",
-                (now + ttl, name, holder),
-            )
-            return cursor.rowcount == 1
+            return extend(conn, name, holder, now, ttl)
 
     return retry_locked(write)
+
+
+def extend(conn: sqlite3.Connection, name: str, holder: str, now: float, ttl: float) -> bool:
+    """``renew`` inside the caller's transaction, so that what it does under the lease commits
+    only if the lease was still held."""
+    cursor = conn.execute(
+        "UPDATE lease SET expires_at = ? WHERE name = ? AND holder = ?", (now + ttl, name, holder)
+    )
+    return cursor.rowcount == 1
 
 
 def release(conn: sqlite3.Connection, name: str, holder: str) -> None:

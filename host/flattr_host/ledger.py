@@ -14,11 +14,15 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import TYPE_CHECKING
 
 from . import creators, flattrs, sites
 from .days import attention_day, reported_time
 from .settings import Settings
 from .urls import PageMeta
+
+if TYPE_CHECKING:
+    from .unchanged import Unchanged
 
 PRIVATE = "private"
 SIGNED_OUT = "signed_out"
@@ -179,12 +183,13 @@ def _record_one(
     now: float,
     settings: Settings,
     tz: tzinfo | None,
+    known: Unchanged | None,
 ) -> SegmentResult:
     signed_out = account_id is None
     if segment.private:
         # Not even the URL is kept, nor echoed back.
         return SegmentResult(None, None, False, PRIVATE, signed_out=signed_out)
-    decision = sites.decide(conn, segment.url, segment.meta, settings)
+    decision = sites.decide(conn, segment.url, segment.meta, settings, known=known)
     if not decision.counts or decision.url is None or decision.site is None:
         return SegmentResult(decision.url, decision.site, False, decision.reason)
     url, site = decision.url, decision.site
@@ -233,11 +238,12 @@ def record(
     now: float,
     settings: Settings,
     tz: tzinfo | None = None,
+    known: Unchanged | None = None,
 ) -> list[SegmentResult]:
     """Add attention segments and queue the flattrs they earn. ``account_id`` None (signed out on
     purpose): attention and crossings are recorded, no flattr is made. Call inside the caller's
     transaction."""
-    return [_record_one(conn, s, account_id, now, settings, tz) for s in segments]
+    return [_record_one(conn, s, account_id, now, settings, tz, known) for s in segments]
 
 
 def manual_flattr(

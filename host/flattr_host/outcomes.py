@@ -80,6 +80,7 @@ def settle(a: Attempt, batch: flattrs.Batch) -> bool:
         flattrs.reschedule(
             conn, batch.id, next_attempt_at=batch.next_attempt_at, status=answer.status
         )
+        flattrs.close_if_done(conn, batch.id)
         store.put(conn, holds.LAST_DELIVERY_KEY, now)
         store.put(conn, holds.LAST_ERROR_KEY, None)
         hold = holds.load_hold(conn)
@@ -178,7 +179,7 @@ def _isolate(a: Attempt, batch: flattrs.Batch, verdict: Verdict) -> None:
     a.report.rejected += flattrs.reject(conn, refused, a.answer.describe(), a.now)
     for group in groups:
         flattrs.new_batch(conn, a.account.id, group, a.now, flattrs.new_key())
-    flattrs.drop_if_empty(conn, batch.id)
+    flattrs.close_if_done(conn, batch.id)
     log.info(
         "batch %d refused (%s): %d rejected, %d re-batched",
         batch.id,

@@ -33,6 +33,7 @@ from .protocol import REQUEST_TYPES, parse_request, requests, results
 from .protocol.vocabulary import describe_errors
 from .replies import error, event, ok, request_id
 from .settings import Settings
+from .unchanged import Unchanged
 
 if TYPE_CHECKING:  # imported by native before the loop's thread starts, not for requests
     from .scheduler import SubmitLoop
@@ -66,6 +67,7 @@ class Service:
         # When batch ids past their memory were last deleted (not at every request: a resend
         # is answered from whatever is still stored, so a late purge changes nothing).
         self._batches_purged_at = -math.inf
+        self._unchanged = Unchanged(conn, settings)
 
     @classmethod
     def open(
@@ -101,6 +103,7 @@ class Service:
         wake = False
         try:
             with store.transaction(self.conn):
+                self._unchanged.begin()
                 visits_day, wake = self._process_visits()
                 for message in messages:
                     self._events = []
@@ -109,7 +112,10 @@ class Service:
                     if reply["ok"]:
                         events += self._events
                     wake = wake or woke
+                    if not _is_attention(message):  # it may have changed what attention reads
+                        self._unchanged.forget()
         except sqlite3.Error as exc:
+            self._unchanged.forget()  # what was read may never have been committed
             log.error("transaction failed, nothing acknowledged: %s", exc)
             return [
                 error(request_id(m), "storage_error", f"nothing was saved: {exc}") for m in messages
@@ -251,15 +257,15 @@ class Service:
             ).fetchone()
             if seen is not None:  # a resend: the first answer, nothing recorded twice
                 return results.AttentionResult.model_validate_json(seen[0]), False
-        account = accounts.current(self.conn)
         now = self.clock()
         recorded = iter(
             ledger.record(
                 self.conn,
                 [_segment(s) for s in r.segments if isinstance(s, requests.Segment)],
-                account_id=account.id if account else None,
+                account_id=self._unchanged.account_id(),
                 now=now,
                 settings=self.settings,
+                known=self._unchanged,
             )
         )
         # One result per segment, in order; a refused segment costs the others nothing.
@@ -394,6 +400,10 @@ class Service:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _is_attention(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("type") == "attention"
 
 
 def _is_flattr_page(url: str) -> bool:

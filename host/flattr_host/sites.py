@@ -9,10 +9,14 @@ from __future__ import annotations
 import functools
 import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import creators, store, urls
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .unchanged import Unchanged
 
 ENABLED = "enabled"
 DISABLED = "disabled"
@@ -315,15 +319,17 @@ def decide(
     settings: Settings,
     *,
     explicit: bool = False,
+    known: Unchanged | None = None,
 ) -> SiteDecision:
     """Whether attention on ``url`` counts. ``explicit``: the user asked (the Flattr button), so
-    the mode does not matter; the built-in list and the user's settings still do."""
+    the mode does not matter; the built-in list and the user's settings still do. ``known``: the
+    mode and settings already read, when the database has not changed since."""
     page = urls.classify(url)
     if page.url is None or page.site is None:
         reason = page.reason or urls.INVALID
         return SiteDecision(False, None, None, reason, REASON_DETAIL.get(reason, reason))
     site, normalized = page.site, page.url
-    setting = get_setting(conn, site)
+    setting = get_setting(conn, site) if known is None else known.setting(site)
     if setting == DISABLED:
         detail = f"you disabled {site}: nothing is recorded there (change it in the options)"
         return SiteDecision(False, site, normalized, DISABLED_REASON, detail)
@@ -334,7 +340,7 @@ def decide(
             detail = f"{what} never count (built-in list; you can enable {site} in the options)"
             return SiteDecision(False, site, normalized, BLOCKED, detail, category)
     if not explicit:
-        mode = get_mode(conn, settings)
+        mode = get_mode(conn, settings) if known is None else known.mode()
         if mode == MODE_ENABLED and setting != ENABLED:
             detail = f"only sites you enabled count, and {site} is not one of them"
             return SiteDecision(False, site, normalized, NOT_ENABLED, detail)

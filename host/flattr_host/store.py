@@ -126,6 +126,20 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX flattrs_batch;
     CREATE INDEX batches_due ON batches (account_id, next_attempt_at, id);
     """,
+    # 5: a batch with nothing left to send (every flattr in it delivered or rejected) is done, and
+    # the index that finds the next batch to send holds only the others: after a long drain it
+    # would otherwise walk past every batch already sent, at every request. The flattrs of a batch
+    # are found by batch alone (a batch holds at most batch_size): an index of their state too
+    # was rewritten at every change of state, a third of a drain's writes.
+    """
+    ALTER TABLE batches ADD COLUMN done INTEGER NOT NULL DEFAULT 0;
+    UPDATE batches SET done = 1 WHERE NOT EXISTS (SELECT 1 FROM flattrs f
+        WHERE f.batch_id = batches.id AND f.state IN ('pending', 'failed', 'in_flight'));
+    DROP INDEX batches_due;
+    CREATE INDEX batches_open ON batches (account_id, next_attempt_at, id) WHERE done = 0;
+    DROP INDEX flattrs_batch_state;
+    CREATE INDEX flattrs_batched ON flattrs (batch_id) WHERE batch_id IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Pause between attempts when another process holds the database while we set it up.

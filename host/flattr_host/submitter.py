@@ -48,6 +48,10 @@ EventSink = Callable[[str, dict[str, Any]], None]
 Progress = Callable[[int, int], None]
 
 
+class LeaseLost(Exception):
+    """Another process took the lease over: what would have been written under it is not."""
+
+
 class Submitter:
     def __init__(
         self,
@@ -69,6 +73,10 @@ class Submitter:
         self._transport = transport
         check_base(settings.api_base)  # api.ConfigError: the token must not be sent there
         self._client: FlattrClient | None = None  # made at the first request, as it loads CAs
+        # For progress: (account, data_version, verifications) when the account's sendable
+        # flattrs were counted, the count, and how many this run had settled then.
+        self._counted: tuple[tuple[int, int, int], int, int] | None = None
+        self._verifications = 0
 
     # --- public ---------------------------------------------------------------------------
 
@@ -82,6 +90,7 @@ class Submitter:
                 "before their state is committed)"
             )
         report = SubmitReport()
+        self._counted = None
         self._tick = self._clock if now is None else (lambda: now)
         self._force = force
         start = self._tick()
@@ -114,8 +123,17 @@ class Submitter:
             return
         done = report.delivered + report.rejected
         account = accounts.current(self._conn)
-        left = 0 if account is None else flattrs.sendable(self._conn, account.id)
-        progress(done, done + left)
+        if account is None:
+            progress(done, done)
+            return
+        # Counting reads the whole queue: recount only when it may have changed otherwise than
+        # by what this run settled (another connection committed, another account, a merge).
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        key = (account.id, version, self._verifications)
+        if self._counted is None or self._counted[0] != key:
+            self._counted = (key, flattrs.sendable(self._conn, account.id), done)
+        _, left, settled_then = self._counted
+        progress(done, done + left - (done - settled_then))
 
     def flush(self, progress: Progress | None = None) -> SubmitReport:
         """Send everything now: failed items and back-off are made due, then the loop runs until
@@ -138,6 +156,8 @@ class Submitter:
             newest = flattrs.newest_unbatched(self._conn, account.id)
             if newest is not None:
                 candidates.append(newest + self._settings.submit_delay)
+                if flattrs.fills_a_batch(self._conn, account.id, self._settings.batch_size):
+                    candidates.append(now)
         if not candidates:
             return None
         due = min(candidates)
@@ -179,14 +199,19 @@ class Submitter:
             # before that, flattrs bound to a nameless account could never be claimed again.
             return self._verify(account, now, report)
         newest = flattrs.newest_unbatched(conn, account.id)
-        waiting_delay = False
-        if newest is not None:
-            if self._force or now >= newest + self._settings.submit_delay:
-                self._write(lambda: self._form_batches(account.id, now))
-            else:
-                waiting_delay = True
-        batch = flattrs.due_batch(conn, account.id, now)
-        if batch is None:
+        # The delay lets a burst share a request; a full batch has no room to share.
+        may_form = newest is not None and (
+            self._force
+            or now >= newest + self._settings.submit_delay
+            or flattrs.fills_a_batch(conn, account.id, self._settings.batch_size)
+        )
+        waiting_delay = newest is not None and not may_form
+        try:
+            started = self._write(lambda: self._start(account.id, now, may_form=may_form))
+        except LeaseLost:
+            report.waiting = BUSY
+            return False
+        if started is None:
             if waiting_delay:
                 report.waiting = SUBMIT_DELAY
             elif flattrs.sendable(conn, account.id):
@@ -194,7 +219,10 @@ class Submitter:
             elif flattrs.unsent_by_account(conn):
                 report.waiting = WAITING_FOR_ACCOUNT
             return False
-        return self._send(account, batch, now, report)
+        batch, items = started
+        if not items:
+            return False
+        return self._send(account, batch, items, report)
 
     def _lift(self, now: float) -> None:
         """Force: lift back-off, 402 and refusal holds, make the current account's batches due
@@ -206,14 +234,31 @@ class Submitter:
         account = accounts.current(self._conn)
         if account is not None:
             flattrs.make_due(self._conn, account.id, now)
-            self._form_batches(account.id, now)
 
-    def _form_batches(self, account_id: int, now: float) -> None:
-        ids = flattrs.unbatched(self._conn, account_id)
+    def _start(
+        self, account_id: int, now: float, *, may_form: bool
+    ) -> tuple[flattrs.Batch, list[flattrs.Item]] | None:
+        """Keep the lease and mark the next batch's flattrs in flight, in one transaction: the
+        longest-waiting due batch, else (``may_form``) a new one of the oldest flattrs not yet in
+        a batch. Batches are formed one at a time, as they go, so that each flattr is written
+        once on its way out rather than once to batch it and again to send it."""
+        conn = self._conn
+        self._keep_lease(now)
+        batch = flattrs.due_batch(conn, account_id, now)
+        if batch is not None:
+            return batch, flattrs.start_sending(conn, batch.id, account_id, now)
+        if not may_form:
+            return None
         size = max(1, self._settings.batch_size)
-        for first in range(0, len(ids), size):
-            batch = ids[first : first + size]
-            flattrs.new_batch(self._conn, account_id, batch, now, flattrs.new_key())
+        batch_id = flattrs.start_new_batch(conn, account_id, size, now, flattrs.new_key())
+        batch = None if batch_id is None else flattrs.get_batch(conn, batch_id)
+        return None if batch is None else (batch, flattrs.in_flight(conn, batch.id))
+
+    def _keep_lease(self, now: float) -> None:
+        """Extend the lease inside the current transaction; LeaseLost rolls it back."""
+        ttl = self._settings.lease_seconds
+        if not lease.extend(self._conn, LEASE_NAME, self._holder, now, ttl):
+            raise LeaseLost
 
     # --- requests -------------------------------------------------------------------------
 
@@ -221,6 +266,7 @@ class Submitter:
         """Learn the token's user (GET /rest/v2/user) and merge with an earlier account of it."""
         answer = self._request("GET", USER_PATH, account)
         report.requests += 1
+        self._verifications += 1
         now = self._tick()
         username = answer.body.get("username") if isinstance(answer.body, dict) else None
         if answer.status is not None and 200 <= answer.status < 300 and isinstance(username, str):
@@ -244,30 +290,31 @@ class Submitter:
         return accounts.verify(self._conn, account_id, username)
 
     def _send(
-        self, account: Account, batch: flattrs.Batch, now: float, report: SubmitReport
+        self,
+        account: Account,
+        batch: flattrs.Batch,
+        items: list[flattrs.Item],
+        report: SubmitReport,
     ) -> bool:
-        conn = self._conn
-        if not lease.renew(conn, LEASE_NAME, self._holder, now, self._settings.lease_seconds):
-            report.waiting = BUSY
-            return False
-        items = self._write(lambda: flattrs.start_sending(conn, batch.id, account.id, now))
-        if not items:
-            return False
         report.requests += 1
         report.sent += len(items)
         body = json.dumps([{"url": item.url} for item in items]).encode()
         key = {"Idempotency-Key": batch.idempotency_key}
         answer = self._request("POST", BULK_PATH, account, content=body, headers=key)
-        now = self._tick()
-        if not lease.renew(conn, LEASE_NAME, self._holder, now, self._settings.lease_seconds):
+        attempt = Attempt(self._conn, self._settings, account, answer, self._tick(), report, items)
+        try:
+            go_on = self._write(lambda: self._settle(attempt, batch))
+        except LeaseLost:
             # Another process took over and re-sends these with the same key; leave them to it.
             log.warning("lease lost during a request; its outcome is left to the new holder")
             report.waiting = BUSY
             return False
-        attempt = Attempt(self._conn, self._settings, account, answer, now, report, items)
-        go_on = self._write(lambda: outcomes.settle(attempt, batch))
         self._emit_all(attempt)
         return go_on
+
+    def _settle(self, attempt: Attempt, batch: flattrs.Batch) -> bool:
+        self._keep_lease(attempt.now)
+        return outcomes.settle(attempt, batch)
 
     def _request(
         self,

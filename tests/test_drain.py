@@ -1,0 +1,294 @@
+"""A long backlog drains at a cost per request that does not grow with what was already sent, and
+the shortcuts that buy it keep every guarantee: a batch's flattrs and key are committed before its
+request, nothing is settled once the lease is lost (see docs/benchmarks.md, backlog drain)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flattr_host import accounts, flattrs, lease, store
+from flattr_host.settings import Settings
+from flattr_host.submitter import LEASE_NAME, Submitter
+
+BASE = "https://api.flattr.test"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def delivered(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"status": "success"})
+
+
+def signed_in(path: Path, settings: Settings) -> tuple[sqlite3.Connection, int]:
+    """A database with a verified account (no GET /user needed)."""
+    conn = store.connect(path, settings)
+    with store.transaction(conn):
+        account = accounts.sign_in(conn, "token-of-the-drain", True, time.time())
+        accounts.verify(conn, account.id, "drainer")
+    return conn, account.id
+
+
+def enqueue(conn: sqlite3.Connection, account_id: int, count: int, start: int = 0) -> list[int]:
+    with store.transaction(conn):
+        return [
+            flattrs.enqueue(
+                conn,
+                url=f"https://drain.example/{n}",
+                page_url=f"https://drain.example/{n}",
+                site="drain.example",
+                title=None,
+                day="2026-11-29",
+                reason="attention",
+                account_id=account_id,
+                now=time.time(),
+            )
+            for n in range(start, start + count)
+        ]
+
+
+def submitter(conn: sqlite3.Connection, settings: Settings, handler: Handler) -> Submitter:
+    return Submitter(conn, settings, transport=httpx.MockTransport(handler))
+
+
+def vm_steps(conn: sqlite3.Connection, query: Callable[[], object]) -> int:
+    """SQLite virtual-machine instructions ``query`` runs: the work it does, without a clock."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    conn.set_progress_handler(count, 1)
+    try:
+        query()
+    finally:
+        conn.set_progress_handler(None, 1)
+    return steps
+
+
+def test_finding_the_next_batch_never_visits_the_batches_already_sent(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=1, submit_delay=0.0)
+
+    def cost_after(sent: int, name: str) -> tuple[int, int]:
+        conn, account_id = signed_in(tmp_path / f"{name}.sqlite3", settings)
+        enqueue(conn, account_id, sent)
+        drain = submitter(conn, settings, delivered)
+        assert drain.flush().delivered == sent
+        drain.close()
+        (waiting,) = enqueue(conn, account_id, 1, start=sent)
+        with store.transaction(conn):
+            flattrs.new_batch(conn, account_id, [waiting], time.time(), flattrs.new_key())
+        now = time.time() + 1
+        due = vm_steps(conn, lambda: flattrs.due_batch(conn, account_id, now))
+        upcoming = vm_steps(conn, lambda: flattrs.next_batch_at(conn, account_id))
+        assert flattrs.due_batch(conn, account_id, now) is not None
+        conn.close()
+        return due, upcoming
+
+    fresh = cost_after(1, "fresh")
+    drained = cost_after(120, "drained")
+    # The same work whether 1 or 120 batches were sent before (each visit would cost ~20 steps).
+    assert drained[0] <= fresh[0] + 5, (fresh, drained)
+    assert drained[1] <= fresh[1] + 5, (fresh, drained)
+
+
+@pytest.mark.parametrize("batch_size", [1, 50])
+def test_a_drain_commits_twice_and_writes_each_flattr_twice_per_request(
+    tmp_path: Path, batch_size: int
+) -> None:
+    settings = Settings(api_base=BASE, batch_size=batch_size, submit_delay=0.0)
+
+    def cost(count: int) -> tuple[int, int, int]:
+        """(requests, commits, rows written) of flushing ``count`` queued flattrs."""
+        conn, account_id = signed_in(tmp_path / f"cost-{count}.sqlite3", settings)
+        enqueue(conn, account_id, count)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        changes = conn.total_changes
+        drain = submitter(conn, settings, delivered)
+        report = drain.flush()
+        written = conn.total_changes - changes
+        conn.set_trace_callback(None)
+        drain.close()
+        conn.close()
+        assert report.delivered == count
+        return report.requests, statements.count("COMMIT"), written
+
+    small, large = cost(2 * batch_size), cost(6 * batch_size)
+    requests = large[0] - small[0]
+    assert requests == 4
+    # Per request: one commit that starts it (lease, batch, in flight), one that settles it.
+    assert large[1] - small[1] == 2 * requests, (small, large)
+    # Per flattr: written once to go (batch and in flight at once), once delivered; per request
+    # a handful of rows more (batch, lease, last delivery).
+    assert large[2] - small[2] <= 2 * (4 * batch_size) + 6 * requests, (small, large)
+
+
+class Crash(BaseException):
+    """The process dies during the request: its outcome is never recorded."""
+
+
+def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=3, submit_delay=0.0)
+    conn, account_id = signed_in(tmp_path / "crash.sqlite3", settings)
+    enqueue(conn, account_id, 5)
+    keys: list[str] = []
+    bodies: list[list[str]] = []
+
+    def dies_during_the_first_request(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        bodies.append([item["url"] for item in json.loads(request.content)])
+        if len(keys) == 1:
+            raise Crash
+        return delivered(request)
+
+    with pytest.raises(Crash):
+        submitter(conn, settings, dies_during_the_first_request).flush()
+    other = store.connect(tmp_path / "crash.sqlite3", settings)  # what a restart reads
+    in_flight = other.execute("SELECT COUNT(*) FROM flattrs WHERE state = 'in_flight'").fetchone()
+    assert in_flight[0] == 3
+    with store.transaction(other):  # the dead process's lease ends with it
+        other.execute("DELETE FROM lease")
+    report = submitter(other, settings, dies_during_the_first_request).flush()
+    assert report.delivered == 5
+    # The batch that may have reached the server goes again whole, with its key; the rest new.
+    assert keys[1] == keys[0] and bodies[1] == bodies[0]
+    sent = sorted(url for body in bodies[1:] for url in body)
+    assert len(set(keys)) == 2 and sent == sorted(f"https://drain.example/{n}" for n in range(5))
+
+
+def test_nothing_is_settled_once_the_lease_was_taken_during_the_request(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
+    path = tmp_path / "lease.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 4)
+    rival = store.connect(path, settings)
+
+    def taken_over_meanwhile(request: httpx.Request) -> httpx.Response:
+        # The request outlasted the lease and another process took it over.
+        far = time.time() + 10 * settings.lease_seconds
+        assert lease.acquire(rival, LEASE_NAME, "another:holder", far, settings.lease_seconds)
+        return delivered(request)
+
+    report = submitter(conn, settings, taken_over_meanwhile).flush()
+    assert (report.requests, report.delivered, report.waiting) == (1, 0, "busy")
+    states = [r[0] for r in conn.execute("SELECT state FROM flattrs ORDER BY id")]
+    # The outcome belongs to the new holder, which re-sends them with the same key.
+    assert states == ["in_flight", "in_flight", "pending", "pending"]
+    rival.close()
+    conn.close()
+
+
+def test_schema_4_is_migrated_with_its_sent_batches_done(tmp_path: Path) -> None:
+    path = tmp_path / "schema4.sqlite3"
+    old = sqlite3.connect(path)
+    for script in store.MIGRATIONS[:4]:
+        old.executescript(script)
+    old.execute("INSERT INTO accounts (id, token, signed_in_at) VALUES (1, 't', 0)")
+    # Batch 1 delivered, 2 waiting, 3 refused, 4 being sent, 5 delivered but one flattr failed.
+    states = {1: ["delivered"] * 2, 2: ["pending"], 3: ["rejected"], 4: ["in_flight"]}
+    states[5] = ["delivered", "failed"]
+    for batch, items in states.items():
+        old.execute(
+            "INSERT INTO batches (id, account_id, idempotency_key, next_attempt_at, created_at) "
+            "VALUES (?, 1, ?, 0, 0)",
+            (batch, f"key-{batch}"),
+        )
+        for state in items:
+            old.execute(
+                "INSERT INTO flattrs (url, page_url, site, day, reason, account_id, state, "
+                "batch_id, created_at, updated_at) VALUES ('u', 'u', 's', 'd', 'attention', 1, "
+                "?, ?, 0, 0)",
+                (state, batch),
+            )
+    old.execute("PRAGMA user_version = 4")
+    old.commit()
+    old.close()
+    conn = store.connect(path, Settings())
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
+    done = dict(conn.execute("SELECT id, done FROM batches").fetchall())
+    assert done == {1: 1, 2: 0, 3: 1, 4: 0, 5: 0}
+    due = flattrs.due_batch(conn, 1, 1.0)
+    assert due is not None and due.id == 2
+    assert flattrs.next_batch_at(conn, 1) == 0.0
+    conn.close()
+
+
+def test_progress_counts_the_queue_once_and_again_when_flattrs_arrive(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
+    path = tmp_path / "progress.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 6)
+    browser = store.connect(path, settings)  # the host of a browser, queueing meanwhile
+    seen: list[tuple[int, int]] = []
+
+    def shown(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 2:
+            enqueue(browser, account_id, 2, start=100)
+
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    report = submitter(conn, settings, delivered).flush(progress=shown)
+    conn.set_trace_callback(None)
+    assert report.delivered == 8
+    assert seen == [(0, 6), (2, 6), (4, 8), (6, 8), (8, 8)]
+    counts = [s for s in statements if s.startswith("SELECT COUNT(*) FROM flattrs WHERE account")]
+    # For progress at the start and once the browser's flattrs came; once more at the end, to
+    # tell why the run stopped.
+    assert len(counts) == 3, counts
+    browser.close()
+    conn.close()
+
+
+def test_flattrs_arriving_during_a_drain_do_not_hold_back_its_full_batches(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(api_base=BASE, batch_size=50, submit_delay=1.0)
+    path = tmp_path / "trickle.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 120)
+    browser = store.connect(path, settings)  # a flattr earned meanwhile, at every request
+    sizes: list[int] = []
+
+    def meanwhile(request: httpx.Request) -> httpx.Response:
+        sizes.append(len(json.loads(request.content)))
+        enqueue(browser, account_id, 1, start=1000 + len(sizes))
+        return delivered(request)
+
+    run = submitter(conn, settings, meanwhile)
+    # A scheduled round (not a flush) just after the last arrival: the submit delay runs.
+    report = run.run_due(now=time.time())
+    # Full batches go at once; the rest (the backlog's tail and the new flattrs) waits for the
+    # delay, so that it shares a request.
+    assert sizes == [50, 50] and report.waiting == "submit_delay"
+    assert run.next_due(time.time()) is not None
+    browser.close()
+    conn.close()
+
+
+def test_the_queries_of_each_request_never_scan_the_queue(tmp_path: Path) -> None:
+    conn, account_id = signed_in(tmp_path / "plans.sqlite3", Settings())
+    assert account_id == 1
+    issued: list[str] = []
+    conn.set_trace_callback(issued.append)
+    with store.transaction(conn):
+        flattrs.fills_a_batch(conn, 1, 50)
+        flattrs.start_new_batch(conn, 1, 50, 1.0, "key")
+        flattrs.in_flight(conn, 1)
+        flattrs.settle(conn, 1, "delivered", 1.0)
+        flattrs.close_if_done(conn, 1)
+        flattrs.next_batch_at(conn, 1)
+    conn.set_trace_callback(None)
+    for sql in issued:
+        if sql.startswith(("SELECT", "UPDATE", "DELETE")):
+            plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SCAN" not in plan, (sql, plan)
+    conn.close()
