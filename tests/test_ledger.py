@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flattr_host import days, ledger, sites, store
-from flattr_host.flattrs import history
+from flattr_host.flattrs.made import history
 from flattr_host.ledger import Segment, crossings, next_threshold, nth_threshold
 from flattr_host.protocol.vocabulary import MAX_SEGMENT_SECONDS
 from flattr_host.settings import Settings

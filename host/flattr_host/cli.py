@@ -11,9 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__, accounts, api_cli, export, flattrs, paths, sites, status, store
+from . import __version__, accounts, api_cli, export, paths, sites, status, store
 from .dashboard.launch import LIBRARIES_HINT
 from .dashboard.launch import PAGES as DASHBOARD_PAGES
+from .flattrs import made
 from .logs import redact
 from .settings import FLATTR_SCOPES, Settings, SettingsError, load_settings
 
@@ -211,7 +212,7 @@ def _cmd_queue(conn: sqlite3.Connection, settings: Settings, args: Any) -> int:
         return _fail(f"--dry-run goes with --adopt: {ADOPT_COMMAND} --dry-run")
     if args.adopt:
         return _adopt(conn, dry_run=args.dry_run)
-    rows = flattrs.listing(conn, delivered=args.all)
+    rows = made.listing(conn, delivered=args.all)
     if not rows:
         print("nothing queued")
         return 0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import creators, flattrs, sites
 from .days import attention_day, reported_time
+from .flattrs import made
 from .settings import Settings
 from .urls import PageMeta
 
@@ -318,8 +319,8 @@ def page_status(
         audio_page=row.audio_page,
         next_threshold=step.upcoming,
         progress=step.progress,
-        flattrs_today_url=flattrs.made_on(conn, day, site, page),
-        flattrs_today_site=flattrs.made_on(conn, day, site),
+        flattrs_today_url=made.made_on(conn, day, site, page),
+        flattrs_today_site=made.made_on(conn, day, site),
         flattrs_left_today=max(0, len(_thresholds(settings, row.audio_page)) - step.done),
     )
 

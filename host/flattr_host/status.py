@@ -11,6 +11,7 @@ from typing import Any
 
 from . import accounts, flattrs, holds, sites, store, visits
 from .days import attention_day
+from .flattrs import made
 from .holds import RATE_LIMITED, REFUSED, SIGNED_OUT, WAITING_FOR_ACCOUNT
 from .logs import redact
 from .protocol.results import (
@@ -58,7 +59,7 @@ def account_state(account: accounts.Account | None, reason: str | None = None) -
 
 
 def flattrs_today(conn: sqlite3.Connection, now: float, settings: Settings) -> int:
-    return flattrs.made_on(conn, attention_day(now, settings))
+    return made.made_on(conn, attention_day(now, settings))
 
 
 # "N flattrs today on this site" lists at most this many pages.
@@ -72,7 +73,7 @@ def pages_today(
     day = attention_day(now, settings)
     return [
         PageCount(url=url, title=title, flattrs=n)
-        for url, title, n in flattrs.pages_on(conn, site, day, MAX_PAGES_TODAY)
+        for url, title, n in made.pages_on(conn, site, day, MAX_PAGES_TODAY)
     ]
 
 
@@ -102,7 +103,7 @@ def site_entries(
     day = attention_day(now, settings, tz)
     entries = []
     for site, setting in sites.user_settings(conn):
-        today, total = flattrs.made_on_site(conn, site, day)
+        today, total = made.made_on_site(conn, site, day)
         builtin = sites.builtin_site_category(site)
         entries.append(
             SiteEntry(
@@ -135,7 +136,7 @@ def history_result(
     conn: sqlite3.Connection, before: int | None, limit: int, max_bytes: int = 1 << 20
 ) -> HistoryResult:
     """A page of history, newest first, cut short so that it always fits one frame."""
-    entries = flattrs.history(conn, before_id=before, limit=limit + 1)
+    entries = made.history(conn, before_id=before, limit=limit + 1)
     budget = max_bytes - PAGE_RESERVE
     items: list[HistoryItem] = []
     for entry in entries[:limit]:
