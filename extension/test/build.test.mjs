@@ -13,9 +13,8 @@ import { toolbarState } from "../src/background/badge.js";
 import { EXT } from "./helpers.mjs";
 
 const DEV_ID = "pceboilfpeijfppedbhfdflpddadaoml";
-const PERMISSIONS = ["alarms", "idle", "nativeMessaging", "storage", "tabs"];
-// Only Chromium needs `scripting`: it does not run content scripts in tabs already open.
-const EXTRA_PERMISSIONS = { chromium: ["scripting"], firefox: [] };
+// `scripting` in both: the background reads the content script's world (Chromium also injects it).
+const PERMISSIONS = ["alarms", "idle", "nativeMessaging", "scripting", "storage", "tabs"];
 
 describe("manifests", () => {
   it("derives the documented development id from the key", () => {
@@ -43,7 +42,7 @@ describe("manifests", () => {
   for (const target of ["chromium", "firefox"]) {
     it(`${target}: the fewest permissions, no host permissions, narrow content scripts`, () => {
       const m = manifestFor(target);
-      assert.deepEqual([...m.permissions].sort(), [...PERMISSIONS, ...EXTRA_PERMISSIONS[target]].sort());
+      assert.deepEqual([...m.permissions].sort(), PERMISSIONS);
       // Chromium: the attention content script's own patterns, so that it can be injected into
       // tabs open before an install or update (no site beyond what the content script has).
       const hosts = { chromium: ["http://*/*", "https://*/*"], firefox: undefined }[target];

@@ -5,13 +5,43 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import vm from "node:vm";
+import { LIVE_KEY, META_KEY } from "../src/background/pagecall.js";
 import * as S from "../src/background/settings.js";
 import { EXT, fakeEvent } from "./helpers.mjs";
 
 const CODE = readFileSync(join(EXT, "src/content/attention.js"), "utf8");
+const PAYMENT = 'link[rel~="payment" i][href]';
+const FLATTR_ID = 'meta[name="flattr:id" i][content]';
+const FLATTR_TAGS = 'meta[name^="flattr:" i][content]';
+const CANONICAL = 'link[rel~="canonical" i][href]';
+const BUTTONS = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
 
 function el(attrs) {
   return { ...attrs, getAttribute: (name) => attrs[name] ?? null };
+}
+
+/** A document whose nodes are `elements`: each node matches the selectors it is listed under, and
+ *  document order is the order of first listing. A list of selectors (joined with ", ") selects the
+ *  nodes of each selector it contains, once each, in document order. */
+function fakeDocument(elements) {
+  const order = [];
+  const selectors = new Map();
+  for (const [sel, nodes] of Object.entries(elements)) {
+    for (const node of nodes) {
+      if (!selectors.has(node)) {
+        order.push(node);
+        selectors.set(node, new Set());
+      }
+      selectors.get(node).add(sel);
+      node.matches = (s) => selectors.get(node).has(s);
+    }
+  }
+  const all = (query) => order.filter((n) => [...selectors.get(n)].some((s) => query === s || query.includes(s)));
+  return {
+    visibilityState: "visible",
+    querySelectorAll: all,
+    querySelector: (query) => all(query)[0] ?? null,
+  };
 }
 
 function page({ href = "https://example.com/post", incognito = false, status = 200, elements = {} } = {}) {
@@ -21,11 +51,7 @@ function page({ href = "https://example.com/post", incognito = false, status = 2
   const onMessage = fakeEvent();
   const ctx = {
     location: { protocol: new URL(href).protocol, href },
-    document: {
-      visibilityState: "visible",
-      querySelectorAll: (sel) => elements[sel] ?? [],
-      querySelector: (sel) => (elements[sel] ?? [])[0] ?? null,
-    },
+    document: fakeDocument(elements),
     performance: { getEntriesByType: () => (status === null ? [] : [{ responseStatus: status }]) },
     URL,
     Date: { now: () => clock.t },
@@ -99,6 +125,35 @@ describe("attention content script", () => {
     });
   });
 
+  it("takes the first of each kind in document order, a node counting for every kind it is", () => {
+    const both = el({ rel: "canonical payment", href: "https://patreon.example/alice" });
+    const idAndButton = el({ name: "flattr:id", content: "  ", "data-flattr-uid": "carol" });
+    const badButton = el({ href: "javascript:void 0", "data-flattr-uid": "dave" });
+    const p = page({
+      elements: {
+        [PAYMENT]: [both, el({ href: "https://flattr.com/submit/auto?user_id=alice&url=x" }),
+          el({ href: "https://flattr.com/submit/auto?user_id=bob&url=x" })],
+        [CANONICAL]: [both, el({ href: "https://example.com/later-canonical" })],
+        [FLATTR_ID]: [idAndButton, el({ name: "flattr:id", content: "erin" })],
+        [FLATTR_TAGS]: [
+          idAndButton,
+          el({ name: "FLATTR:title", content: "   " }),
+          el({ name: "flattr:language", content: "en_GB" }),
+          el({ name: "flattr:Title", content: "First title" }),
+          el({ name: "flattr:title", content: "Second title" }),
+        ],
+        [BUTTONS]: [badButton, idAndButton, el({ href: "https://flattr.com/thing/2" })],
+      },
+    });
+    const { meta } = p.sent[0];
+    assert.equal(meta.payment_url, "https://flattr.com/submit/auto?user_id=alice&url=x");
+    assert.equal(meta.canonical_url, "https://patreon.example/alice");
+    assert.equal(meta.flattr_id, null, "the first flattr:id tag decides, even when empty");
+    assert.deepEqual({ ...meta.flattr_params }, { language: "en_GB", title: "First title" });
+    const button = new URL(meta.button_url);
+    assert.deepEqual(Object.fromEntries(button.searchParams), { url: "https://example.com/post", user_id: "carol" });
+  });
+
   it("takes a Flattr thing link as the button", () => {
     const BUTTONS = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
     const p = page({ elements: { [BUTTONS]: [el({ href: "http://flattr.com/thing/313733/gnu" })] } });
@@ -148,14 +203,17 @@ describe("attention content script", () => {
     assert.equal(metas(), 2);
   });
 
-  it("answers the background's request for fresh metadata", () => {
-    const p = page();
-    let answer = null;
-    p.onMessage.fire({ kind: "page:get-meta" }, {}, (a) => {
-      answer = a;
-    });
-    assert.equal(answer.url, "https://example.com/post");
-    assert.ok("meta" in answer);
+  it("gives the background fresh metadata through its world, without listening to messages", () => {
+    const p = page({ elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
+    assert.equal(p.onMessage.listeners.length, 0);
+    p.ctx.location.href = "https://example.com/post#2"; // a same-document navigation
+    const answer = p.ctx[META_KEY]();
+    assert.equal(answer.url, "https://example.com/post#2");
+    assert.equal(answer.meta.flattr_id, "alice");
+    assert.equal(p.ctx[LIVE_KEY](), true);
+    p.ctx.chrome.runtime.id = undefined; // orphaned by an update: the new copy answers, not this one
+    assert.equal(p.ctx[META_KEY](), null);
+    assert.equal(p.ctx[LIVE_KEY](), false);
   });
 
   it("does nothing at all in a private window", () => {
@@ -163,6 +221,8 @@ describe("attention content script", () => {
     p.fire("click");
     assert.deepEqual(p.sent, []);
     assert.equal(p.onMessage.listeners.length, 0);
+    assert.equal(p.ctx[META_KEY], undefined);
+    assert.equal(p.ctx[LIVE_KEY], undefined);
   });
 
   it("repeats the background's figures", () => {
@@ -171,6 +231,9 @@ describe("attention content script", () => {
       const m = CODE.match(new RegExp(`const ${name} = (\\d+);`));
       assert.ok(m, `${name} is defined in attention.js`);
       assert.equal(Number(m[1]), S[name], name);
+    }
+    for (const [name, value] of Object.entries({ LIVE_KEY, META_KEY })) {
+      assert.equal(CODE.match(new RegExp(`const ${name} = "([^"]+)";`))?.[1], value, name);
     }
     const flattr = readFileSync(join(EXT, "src/content/flattr.js"), "utf8");
     assert.equal(Number(flattr.match(/const MAX_TOKEN_LENGTH = (\d+);/)[1]), S.MAX_TOKEN_LENGTH);

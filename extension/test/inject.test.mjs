@@ -1,6 +1,7 @@
 // Content scripts for tabs open before the extension started (install, update, re-enable).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import vm from "node:vm";
 import {
   ATTENTION_SCRIPT,
   FLATTR_SCRIPT,
@@ -9,24 +10,26 @@ import {
   Injector,
   PRESENT,
 } from "../src/background/inject.js";
+import { LIVE_KEY } from "../src/background/pagecall.js";
 
 function tab(over) {
   return { id: 1, url: "https://blog.example.com/post", incognito: false, status: "complete", ...over };
 }
 
-function fakeApi({ answering = [], scripting = true, failInject = false } = {}) {
+/** Tabs whose top frame's content-script world holds a live copy (`answering`), one left behind by
+ *  an update (`orphaned`), or nothing; `func`s run in that world as executeScript runs them. */
+function fakeApi({ answering = [], orphaned = [], scripting = true, failInject = false } = {}) {
   const session = {};
+  const world = (tabId) => {
+    const live = answering.includes(tabId) || (orphaned.includes(tabId) ? false : null);
+    return vm.createContext(live === null ? {} : { [LIVE_KEY]: () => live });
+  };
   const api = {
     injected: [],
     pinged: [],
     tabs: {
       list: [],
       query: async () => api.tabs.list,
-      sendMessage: async (tabId, msg, options) => {
-        api.pinged.push([tabId, msg.kind, options.frameId]);
-        if (!answering.includes(tabId)) throw new Error("Could not establish connection.");
-        return { url: "https://blog.example.com/post", meta: {} };
-      },
     },
     storage: {
       session: {
@@ -39,6 +42,12 @@ function fakeApi({ answering = [], scripting = true, failInject = false } = {}) 
     api.scripting = {
       executeScript: async (details) => {
         if (failInject) throw new Error("Cannot access contents of the page.");
+        if (details.func) {
+          const { tabId, frameIds } = details.target;
+          api.pinged.push([tabId, ...details.args, frameIds]);
+          const call = `(${details.func})(...${JSON.stringify(details.args)})`;
+          return [{ frameId: 0, result: vm.runInContext(call, world(tabId)) }];
+        }
         api.injected.push(details);
         return [];
       },
@@ -48,11 +57,17 @@ function fakeApi({ answering = [], scripting = true, failInject = false } = {}) 
 }
 
 describe("injector", () => {
-  it("leaves a page whose content script answers alone", async () => {
+  it("leaves a page whose content script runs alone, asking its world in the top frame", async () => {
     const api = fakeApi({ answering: [1] });
     assert.equal(await new Injector({ api }).ensure(tab()), PRESENT);
-    assert.deepEqual(api.pinged, [[1, "page:get-meta", 0]]);
+    assert.deepEqual(api.pinged, [[1, LIVE_KEY, [0]]]);
     assert.deepEqual(api.injected, []);
+  });
+
+  it("injects a fresh copy where only one orphaned by an update is left", async () => {
+    const api = fakeApi({ orphaned: [1] });
+    assert.equal(await new Injector({ api }).ensure(tab()), INJECTED);
+    assert.deepEqual(api.injected.map((d) => d.files), [[ATTENTION_SCRIPT]]);
   });
 
   it("injects the content scripts into the top frame of a page without them", async () => {
@@ -66,7 +81,7 @@ describe("injector", () => {
     ]);
   });
 
-  it("says when it cannot: no scripting (Firefox), a protected page, a discarded or private tab", async () => {
+  it("says when it cannot: no scripting, a protected page, a discarded or private tab", async () => {
     assert.equal(await new Injector({ api: fakeApi({ scripting: false }) }).ensure(tab()), IMPOSSIBLE);
     assert.equal(await new Injector({ api: fakeApi({ failInject: true }) }).ensure(tab()), IMPOSSIBLE);
     const api = fakeApi();

@@ -214,6 +214,36 @@ describe("tracker", () => {
     assert.equal(seconds(host), 5, "an error page earns nothing");
   });
 
+  it("reads fresh metadata from the content script's world after a same-document navigation", async () => {
+    const api = fakeApi();
+    const B = "https://example.com/app/b";
+    const calls = [];
+    let answer = { url: `${B}#top`, meta: { payment_url: null, flattr_id: "bob", canonical_url: null } };
+    api.scripting = {
+      executeScript: async (details) => {
+        calls.push({ ...details, func: typeof details.func });
+        return [{ frameId: 0, result: answer }];
+      },
+    };
+    const { host, clock, tracker } = await setup({ api });
+    tracker.contentMessage({ kind: "page:meta", meta: { flattr_id: "alice" } }, sender(tab()));
+    api.tabs.onUpdated.fire(1, { url: B }, tab({ url: B })); // history.pushState
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab({ url: B }));
+    await settle();
+    // The page moved on before answering: not B's metadata.
+    answer = { url: "https://example.com/elsewhere", meta: { ...answer.meta, flattr_id: "mallory" } };
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab({ url: B }));
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab({ url: B })));
+    await settle();
+    clock.at(5);
+    await tracker.flush();
+    const segment = host.requests.flatMap((r) => r.segments ?? []).find((s) => s.url === B);
+    assert.equal(segment.meta.flattr_id, "bob");
+    assert.deepEqual(calls[0], { target: { tabId: 1, frameIds: [0] }, injectImmediately: true,
+      func: "function", args: ["__flattrCompanionMeta"] });
+    assert.equal(calls.length, 2);
+  });
+
   it("a navigation sends the previous page's segment right away", async () => {
     const { api, host, clock, tracker } = await setup();
     tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab()));

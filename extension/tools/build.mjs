@@ -58,14 +58,16 @@ export function manifestFor(target, base = readBase(), { key = null } = {}) {
   if (target === "chromium") {
     m.minimum_chrome_version = CHROME_MIN;
     m.background = { service_worker: BACKGROUND, type: "module" };
-    // Chromium leaves tabs open before an install, update or re-enable without the content
-    // scripts; `scripting` injects them (src/background/inject.js). Chromium lets it inject only
-    // where host permissions allow, and content-script matches do not count: the same patterns
-    // again (no new install warning, no new sites). Firefox injects them itself.
-    m.permissions = [...m.permissions, "scripting"];
+    // `scripting` (both builds) reads the attention content script's world
+    // (src/background/pagecall.js) and, in Chromium, injects the content scripts into tabs open
+    // before an install, update or re-enable (src/background/inject.js). Chromium lets it run
+    // only where host permissions allow, and content-script matches do not count: the same
+    // patterns again (no new install warning, no new sites). Firefox counts them.
     m.host_permissions = base.content_scripts.find((c) => c.js.includes(ATTENTION_SCRIPT)).matches;
     if (key) m.key = key;
   } else if (target === "firefox") {
+    // `scripting` asks nothing of the user in Firefox (a permission without a prompt) and runs
+    // where the content scripts' origins are granted: no host permissions needed.
     m.background = { scripts: [BACKGROUND], type: "module" };
     m.browser_specific_settings = {
       gecko: {

@@ -32,6 +32,7 @@ META_PAGE = f"http://{sites.CREATOR}{sites.CREATOR_META_PATH}"
 BUTTON_PAGE = f"http://{sites.CREATOR}{sites.CREATOR_BUTTON_PATH}"
 NEWS_PAGE = f"http://{sites.NEWS}/today"
 BLOG_PAGE = f"http://{sites.BLOG}/posts/attention-is-all"
+SPA_USER = "spa-creator"
 
 
 def auto_submit(page: str, user: str, **extra: str) -> str:
@@ -82,6 +83,30 @@ def test_creators_named_by_meta_and_button_get_the_flattrs(rig: Rig, companion: 
     # The pages themselves were never sent: their creators got the flattrs.
     assert META_PAGE not in delivered(rig) and BUTTON_PAGE not in delivered(rig)
     assert text == f"Goes to {sites.CREATOR_META_USER} on Flattr"
+
+
+def test_a_creator_declared_without_a_reload_is_seen(rig: Rig, companion: Companion) -> None:
+    """A single-page app changes its URL (history.pushState) and its declarations without a new
+    load: the content script does not run again, and the background reads the new metadata from
+    the content script's world (scripting.executeScript) once the tab has loaded."""
+    start = f"http://{sites.CREATOR}/app"
+    after = f"http://{sites.CREATOR}/app/next"
+    tab = rig.b.new_tab(start)
+    tab.wait_loaded(start)
+    companion.wait_state(lambda s: s.get("page") is not None, "page status", start)
+    assert (companion.state(start)["page"] or {}).get("creator") is None
+    tab.eval(
+        "(document.head.insertAdjacentHTML('beforeend', "
+        f"\"<meta name='flattr:id' content='{SPA_USER}'>\"), "
+        "history.pushState(null, '', '/app/next'), true)"
+    )
+    state = companion.wait_state(
+        lambda s: ((s.get("page") or {}).get("creator") or {}).get("name") == SPA_USER,
+        "the creator declared after the same-document navigation",
+        after,
+    )
+    assert state["tab"]["url"] == after
+    tab.close()
 
 
 def _travel_two_days(rig: Rig) -> None:

@@ -1,12 +1,12 @@
 // Content scripts for tabs that were open before the extension started: after an install, an
 // update or a re-enable, Chromium does not run declared content scripts in pages already loaded, so
 // interaction there would not count and a flattr.com tab could not sign in until reloaded.
-// Firefox injects them itself. With the `scripting` permission and the content scripts' own match
-// patterns as host permissions (Chromium only: no site beyond them) the same files are injected into
-// such tabs, once per browser session and whenever the popup finds a page without them. Where that
-// is impossible (no `scripting`, a discarded tab, a page the browser protects) the popup says
+// Firefox injects them itself. With the `scripting` permission (and, in Chromium, the content
+// scripts' own match patterns as host permissions: no site beyond them) the same files are injected
+// into such tabs, once per browser session and whenever the popup finds a page without them. Where
+// that is impossible (no `scripting`, a discarded tab, a page the browser protects) the popup says
 // "reload this page to count it".
-import { PAGE } from "../common/messages.js";
+import { callPage, LIVE_KEY } from "./pagecall.js";
 import { INJECT_PING_TIMEOUT_MS } from "./settings.js";
 import { isFlattrPage, isHttpUrl } from "./urls.js";
 
@@ -30,15 +30,15 @@ export class Injector {
     this.timers = timers;
   }
 
-  /** Whether the attention content script answers in `tab`'s top frame. */
+  /** Whether a live attention content script runs in `tab`'s top frame. */
   async present(tabId) {
     let timer = null;
     const timeout = new Promise((resolve) => {
       timer = this.timers.setTimeout(() => resolve(false), INJECT_PING_TIMEOUT_MS);
     });
     const ping = Promise.resolve()
-      .then(() => this.api.tabs.sendMessage(tabId, { kind: PAGE.GET_META }, { frameId: 0 }))
-      .then((answer) => Boolean(answer && typeof answer.url === "string"), () => false);
+      .then(() => callPage(this.api, tabId, LIVE_KEY))
+      .then((live) => live === true, () => false);
     try {
       return await Promise.race([ping, timeout]);
     } finally {

@@ -11,6 +11,7 @@
 import { AttentionMachine, NO_WINDOW } from "./attention.js";
 import { Outbox } from "./outbox.js";
 import * as build from "./protocol.js";
+import { callPage, META_KEY } from "./pagecall.js";
 import {
   FLUSH_INTERVAL_MS,
   IDLE_DETECTION_SECONDS,
@@ -255,13 +256,7 @@ export class Tracker {
 
   /** Same-document navigations do not rerun the content script: ask it for fresh metadata. */
   _askMeta(tabId, url) {
-    let reply;
-    try {
-      reply = this.api.tabs.sendMessage(tabId, { kind: PAGE.GET_META }, { frameId: 0 });
-    } catch {
-      return;
-    }
-    Promise.resolve(reply).then((answer) => {
+    Promise.resolve().then(() => callPage(this.api, tabId, META_KEY)).then((answer) => {
       if (!answer || typeof answer.url !== "string") return;
       if (withoutHash(answer.url) !== withoutHash(url)) return;
       this._event((m) => {

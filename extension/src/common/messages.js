@@ -31,11 +31,11 @@ export const FLATTR = Object.freeze({
   SUBSCRIPTION: "flattr:subscription",
 });
 
-// Attention content script ↔ background.
+// Attention content script → background. The background reads fresh metadata by calling into the
+// script's world instead (background/pagecall.js).
 export const PAGE = Object.freeze({
   ACTIVITY: "page:activity",
   META: "page:meta",
-  GET_META: "page:get-meta",
 });
 
 export const ACTIVITY_EVENTS = Object.freeze(["click", "key", "mouse", "scroll"]);

@@ -16,9 +16,16 @@
   const THING_PATH = /^\/thing\/\d+(\/|$)/;
   // The flattr:* meta tags and data-flattr-* attributes that describe the thing.
   const FLATTR_PARAMS = ["title", "description", "language", "tags", "category", "hidden"];
+  // The creator declarations; of each kind the first in document order counts.
+  const PAYMENT = 'link[rel~="payment" i][href]';
+  const FLATTR_ID = 'meta[name="flattr:id" i][content]';
+  const FLATTR_TAGS = 'meta[name^="flattr:" i][content]';
+  const CANONICAL = 'link[rel~="canonical" i][href]';
   // Flattr button markup: links to flattr.com and the embedded button's data attributes.
-  const BUTTON_SELECTOR = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
-  const KIND = { activity: "page:activity", meta: "page:meta", getMeta: "page:get-meta" };
+  const BUTTON = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
+  // All of them in one query: the script's first DOM calls in its world are what cost at load.
+  const DECLARATIONS = [PAYMENT, FLATTR_ID, FLATTR_TAGS, CANONICAL, BUTTON].join(", ");
+  const KIND = { activity: "page:activity", meta: "page:meta" };
 
   try {
     if (api.extension?.inIncognitoContext) return;
@@ -29,19 +36,22 @@
   if (location.protocol !== "http:" && location.protocol !== "https:") return;
 
   // Injected into a page where a live copy already runs (src/background/inject.js): one is
-  // enough. A copy left behind by an update is not live: its runtime is gone.
-  const LIVE_KEY = "__flattrCompanionAttention";
+  // enough. A copy left behind by an update is not live: its runtime is gone. The background
+  // calls these two in this world (scripting.executeScript, src/background/pagecall.js).
+  const LIVE_KEY = "__flattrCompanionAttention"; // = pagecall.LIVE_KEY
+  const META_KEY = "__flattrCompanionMeta"; // = pagecall.META_KEY
   if (typeof globalThis[LIVE_KEY] === "function" && globalThis[LIVE_KEY]()) return;
 
   let stopped = false;
   const lastSent = Object.create(null);
-  globalThis[LIVE_KEY] = () => {
+  function live() {
     try {
       return !stopped && Boolean(api.runtime?.id);
     } catch {
       return false;
     }
-  };
+  }
+  globalThis[LIVE_KEY] = live;
 
   function send(message) {
     if (stopped) return;
@@ -109,51 +119,53 @@
     return trimmed.length <= max ? trimmed : "";
   }
 
-  /** The first Flattr button in document order, as an auto-submit URL or a thing link. */
-  function readButton() {
-    for (const node of document.querySelectorAll(BUTTON_SELECTOR)) {
-      const who = text(node.getAttribute("data-flattr-uid"), MAX_FLATTR_ID_LENGTH);
-      const owner = text(node.getAttribute("data-flattr-owner"), MAX_FLATTR_ID_LENGTH);
-      if (who || owner) {
-        // The embedded button: its href is the thing's URL (the page itself when absent).
-        const thing = httpUrl(node.getAttribute("href") || location.href);
-        if (!thing) continue;
-        const submit = new URL(`https://${FLATTR_HOST}${AUTO_SUBMIT_PATH}`);
-        submit.searchParams.set("url", thing);
-        submit.searchParams.set(who ? "user_id" : "owner", who || owner);
-        for (const key of FLATTR_PARAMS) {
-          const value = text(node.getAttribute(`data-flattr-${key}`), MAX_FLATTR_PARAM_LENGTH);
-          if (value) submit.searchParams.set(key, value);
-        }
-        return submit.href;
+  /** A Flattr button node as an auto-submit URL or a thing link, or null. */
+  function buttonUrl(node) {
+    const who = text(node.getAttribute("data-flattr-uid"), MAX_FLATTR_ID_LENGTH);
+    const owner = text(node.getAttribute("data-flattr-owner"), MAX_FLATTR_ID_LENGTH);
+    if (who || owner) {
+      // The embedded button: its href is the thing's URL (the page itself when absent).
+      const thing = httpUrl(node.getAttribute("href") || location.href);
+      if (!thing) return null;
+      const submit = new URL(`https://${FLATTR_HOST}${AUTO_SUBMIT_PATH}`);
+      submit.searchParams.set("url", thing);
+      submit.searchParams.set(who ? "user_id" : "owner", who || owner);
+      for (const key of FLATTR_PARAMS) {
+        const value = text(node.getAttribute(`data-flattr-${key}`), MAX_FLATTR_PARAM_LENGTH);
+        if (value) submit.searchParams.set(key, value);
       }
-      const href = flattrLink(node.href, (p) => isAutoSubmit(p) || THING_PATH.test(p));
-      if (href) return href;
+      return submit.href;
     }
-    return null;
+    return flattrLink(node.href, (p) => isAutoSubmit(p) || THING_PATH.test(p));
   }
 
+  /** One pass in document order. Of each kind the first node decides, except that payment links
+   *  and buttons that are not Flattr's are passed over, and each flattr: parameter is taken from
+   *  the first tag that gives it a value. A node may be of several kinds. */
   function readMeta() {
     let payment = null;
-    for (const link of document.querySelectorAll('link[rel~="payment" i][href]')) {
-      payment = flattrLink(link.href, isAutoSubmit);
-      if (payment) break;
+    let idTag = null;
+    let canonical = null;
+    let button = null;
+    const params = {};
+    for (const node of document.querySelectorAll(DECLARATIONS)) {
+      if (payment === null && node.matches(PAYMENT)) payment = flattrLink(node.href, isAutoSubmit);
+      if (idTag === null && node.matches(FLATTR_ID)) idTag = node;
+      if (node.matches(FLATTR_TAGS)) {
+        const key = String(node.getAttribute("name")).slice("flattr:".length).toLowerCase();
+        const value = text(node.getAttribute("content"), MAX_FLATTR_PARAM_LENGTH);
+        if (FLATTR_PARAMS.includes(key) && value && !(key in params)) params[key] = value;
+      }
+      if (canonical === null && node.matches(CANONICAL)) canonical = node;
+      if (button === null && node.matches(BUTTON)) button = buttonUrl(node);
     }
-    const idTag = document.querySelector('meta[name="flattr:id" i][content]');
     let flattrId = idTag ? idTag.getAttribute("content").trim() : "";
     if (flattrId === "" || flattrId.length > MAX_FLATTR_ID_LENGTH) flattrId = null;
-    const params = {};
-    for (const tag of document.querySelectorAll('meta[name^="flattr:" i][content]')) {
-      const key = String(tag.getAttribute("name")).slice("flattr:".length).toLowerCase();
-      const value = text(tag.getAttribute("content"), MAX_FLATTR_PARAM_LENGTH);
-      if (FLATTR_PARAMS.includes(key) && value && !(key in params)) params[key] = value;
-    }
-    const canonical = document.querySelector('link[rel~="canonical" i][href]');
     return {
       payment_url: payment,
       flattr_id: flattrId,
       canonical_url: canonical ? httpUrl(canonical.href) : null,
-      button_url: readButton(),
+      button_url: button,
       flattr_params: Object.keys(params).length > 0 ? params : null,
     };
   }
@@ -173,11 +185,10 @@
     send({ kind: KIND.meta, meta: readMeta(), status: loadStatus(), url: location.href });
   }
 
-  api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
-    if (!msg || msg.kind !== KIND.getMeta || stopped) return false;
-    sendResponse({ meta: readMeta(), url: location.href });
-    return false;
-  });
+  // Fresh metadata after a same-document navigation (the script does not run again then). Asked
+  // through executeScript rather than a runtime.onMessage listener, which alone cost each page
+  // load more than reading the metadata does.
+  globalThis[META_KEY] = () => (live() ? { meta: readMeta(), url: location.href } : null);
 
   // Back/forward cache: the page is shown again without a new load.
   window.addEventListener("pageshow", (e) => {
