@@ -100,7 +100,7 @@ def test_finding_the_next_batch_never_visits_the_batches_already_sent(tmp_path: 
 
 
 @pytest.mark.parametrize("batch_size", [1, 50])
-def test_a_drain_commits_twice_and_writes_each_flattr_twice_per_request(
+def test_a_drain_commits_once_and_writes_each_flattr_twice_per_request(
     tmp_path: Path, batch_size: int
 ) -> None:
     settings = Settings(api_base=BASE, batch_size=batch_size, submit_delay=0.0)
@@ -124,8 +124,9 @@ def test_a_drain_commits_twice_and_writes_each_flattr_twice_per_request(
     small, large = cost(2 * batch_size), cost(6 * batch_size)
     requests = large[0] - small[0]
     assert requests == 4
-    # Per request: one commit that starts it (lease, batch, in flight), one that settles it.
-    assert large[1] - small[1] == 2 * requests, (small, large)
+    # Per request: one commit, that settles the answer before it and starts the batch after it
+    # (lease, batch, in flight) while it is on the wire.
+    assert large[1] - small[1] == requests, (small, large)
     # Per flattr: written once to go (batch and in flight at once), once delivered; per request
     # a handful of rows more (batch, lease, last delivery).
     assert large[2] - small[2] <= 2 * (4 * batch_size) + 6 * requests, (small, large)
@@ -152,8 +153,13 @@ def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) ->
     with pytest.raises(Crash):
         submitter(conn, settings, dies_during_the_first_request).flush()
     other = store.connect(tmp_path / "crash.sqlite3", settings)  # what a restart reads
-    in_flight = other.execute("SELECT COUNT(*) FROM flattrs WHERE state = 'in_flight'").fetchone()
-    assert in_flight[0] == 3
+    in_flight = other.execute(
+        "SELECT f.url, b.idempotency_key FROM flattrs f JOIN batches b ON b.id = f.batch_id "
+        "WHERE f.state = 'in_flight' ORDER BY f.id"
+    ).fetchall()
+    # The batch on the wire, with its key; the next one was started meanwhile (never sent).
+    assert [tuple(row) for row in in_flight[:3]] == [(url, keys[0]) for url in bodies[0]]
+    assert len(in_flight) == 5
     with store.transaction(other):  # the dead process's lease ends with it
         other.execute("DELETE FROM lease")
     report = submitter(other, settings, dies_during_the_first_request).flush()
@@ -178,10 +184,15 @@ def test_nothing_is_settled_once_the_lease_was_taken_during_the_request(tmp_path
         return delivered(request)
 
     report = submitter(conn, settings, taken_over_meanwhile).flush()
-    assert (report.requests, report.delivered, report.waiting) == (1, 0, "busy")
+    # The next batch may have gone before the lease was found lost (it was committed in flight,
+    # with its key, while the lease was ours): never a third, and nothing settled.
+    assert report.requests <= 2 and (report.delivered, report.waiting) == (0, "busy")
     states = [r[0] for r in conn.execute("SELECT state FROM flattrs ORDER BY id")]
     # The outcome belongs to the new holder, which re-sends them with the same key.
-    assert states == ["in_flight", "in_flight", "pending", "pending"]
+    assert states[:2] == ["in_flight", "in_flight"]
+    # The next batch: sent, or started (in flight) or not before the lease was found lost.
+    possible = [["in_flight"] * 2] if report.requests == 2 else [["in_flight"] * 2, ["pending"] * 2]
+    assert states[2:] in possible
     rival.close()
     conn.close()
 
@@ -291,4 +302,150 @@ def test_the_queries_of_each_request_never_scan_the_queue(tmp_path: Path) -> Non
         if sql.startswith(("SELECT", "UPDATE", "DELETE")):
             plan = " / ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
             assert "SCAN" not in plan, (sql, plan)
+    conn.close()
+
+
+# --- the pipeline: the next batch starts while a request is on the wire ------------------------
+
+
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    """Poll until ``check`` holds (a generous bound: this tests order, never speed)."""
+    deadline = time.monotonic() + 20
+    while not check():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.005)
+
+
+def states_by_batch(conn: sqlite3.Connection) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = {}
+    for batch_id, state in conn.execute("SELECT batch_id, state FROM flattrs"):
+        if batch_id is not None:
+            found.setdefault(int(batch_id), set()).add(str(state))
+    return found
+
+
+def test_each_answer_is_recorded_and_the_next_batch_started_while_a_request_is_on_the_wire(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
+    path = tmp_path / "pipeline.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 8)
+    observer = store.connect(path, settings)
+    keys: list[str] = []
+
+    def key_of(batch: int) -> str | None:
+        row = observer.execute(
+            "SELECT idempotency_key FROM batches ORDER BY id LIMIT 1 OFFSET ?", (batch - 1,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def batch_states(batch: int) -> set[str]:
+        found = states_by_batch(observer)
+        return found[sorted(found)[batch - 1]] if len(found) >= batch else set()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        n = len(keys)
+        # This request's batch was committed in flight, with this key, before it was sent.
+        assert key_of(n) == keys[-1] and batch_states(n) == {"in_flight"}
+        if n < 4:  # the next batch is started while this request is on the wire ...
+            wait_for(lambda: batch_states(n + 1) == {"in_flight"}, f"batch {n + 1} started")
+        if n > 1:  # ... and the answer before this one recorded meanwhile
+            wait_for(lambda: batch_states(n - 1) == {"delivered"}, f"batch {n - 1} recorded")
+        return delivered(request)
+
+    report = submitter(conn, settings, handler).flush()
+    assert (report.requests, report.delivered) == (4, 8) and len(set(keys)) == 4
+    observer.close()
+    conn.close()
+
+
+def answered(code: int, **body: object) -> Handler:
+    """The first request gets status ``code`` (with ``body`` and headers ``X-...`` from keys of
+    ``body`` starting with ``header_``); every later one is delivered."""
+    seen: list[httpx.Request] = []
+    headers = {
+        k[len("header_") :].replace("_", "-"): str(v)
+        for k, v in body.items()
+        if k.startswith("header_")
+    }
+    payload = {k: v for k, v in body.items() if not k.startswith("header_")}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(code, json=payload, headers=headers)
+        return delivered(request)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("first", "waiting"),
+    [
+        (answered(503), "backoff"),
+        (answered(429, error="rate_limit_exceeded"), "rate_limited"),
+        (answered(401, error="invalid_token"), "signed_out"),
+        (answered(402, error="subscription_inactive"), "subscription_inactive"),
+        # Delivered, but the window has no more than the reserve left: wait for its reset.
+        (
+            answered(
+                200,
+                status="success",
+                header_X_RateLimit_Remaining=1,
+                header_X_RateLimit_Reset=int(time.time()) + 600,
+            ),
+            "rate_limited",
+        ),
+    ],
+    ids=["503", "429", "401", "402", "window-used-up"],
+)
+def test_an_answer_that_stops_the_drain_sends_nothing_more_and_keeps_the_next_batch(
+    tmp_path: Path, first: Handler, waiting: str
+) -> None:
+    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
+    conn, account_id = signed_in(tmp_path / "stops.sqlite3", settings)
+    enqueue(conn, account_id, 6)
+    keys: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers["Idempotency-Key"])
+        # The drain must not go on before the first answer was recorded.
+        if len(keys) == 1:
+            wait_for(lambda: len(states_by_batch(conn_view)) == 2, "the next batch started")
+        return first(request)
+
+    conn_view = store.connect(tmp_path / "stops.sqlite3", settings)
+    report = submitter(conn, settings, handler).flush()
+    assert (report.requests, report.waiting) == (1, waiting)
+    batches = states_by_batch(conn_view)
+    # The batch started while the first request was on the wire went back to waiting, unsent,
+    # in its batch (with its key, never used).
+    assert len(batches) == 2 and batches[sorted(batches)[1]] == {"pending"}
+    assert not conn_view.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
+    conn_view.close()
+    conn.close()
+
+
+def test_a_sign_out_during_the_drain_starts_no_further_batch(tmp_path: Path) -> None:
+    settings = Settings(api_base=BASE, batch_size=1, submit_delay=0.0)
+    path = tmp_path / "signout.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, 6)
+    browser = store.connect(path, settings)  # the browser's host: the user signs out there
+    requests: list[int] = []
+
+    def signs_out_at_the_second(request: httpx.Request) -> httpx.Response:
+        requests.append(1)
+        if len(requests) == 2:
+            with store.transaction(browser):
+                accounts.sign_out(browser, time.time())
+        return delivered(request)
+
+    report = submitter(conn, settings, signs_out_at_the_second).flush()
+    # The request on the wire at the sign-out, and the batch started before it, may go; no more.
+    assert report.requests <= 3 and report.waiting == "signed_out"
+    assert not conn.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
+    browser.close()
     conn.close()

@@ -5,6 +5,7 @@ transaction: the handlers of ``verdict``'s verdicts (table in docs/architecture.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sqlite3
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Attempt:
     items: list[flattrs.Item] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def verdict(self) -> Verdict:
         named = named_urls(self.answer.body)
         return judge(
@@ -68,6 +69,19 @@ class Attempt:
             named=sum(1 for item in self.items if item.url in named),
             retryable=self.settings.is_retryable,
         )
+
+
+def goes_on_at_once(a: Attempt) -> bool:
+    """Whether the next batch may go before this answer is recorded: only after a delivery that
+    leaves the rate window open (``reserve`` kept, as ``holds.current_hold`` will see it) and
+    says nothing against the subscription. Anything else is recorded first, and decided then."""
+    if a.verdict is not Verdict.DELIVERED:
+        return False
+    s = a.settings
+    rate_hold = backoff.rate_limit_hold(
+        a.answer.rate, reserve=s.rate_limit_reserve, now=a.now, window=s.rate_limit_window
+    )
+    return rate_hold is None and _subscription_active(a.answer.body) is not False
 
 
 def settle(a: Attempt, batch: flattrs.Batch) -> bool:
@@ -277,11 +291,17 @@ def _rate_hold(a: Attempt) -> float:
     return until
 
 
-def _read_subscription(a: Attempt) -> None:
-    account, body = a.account, a.answer.body
+def _subscription_active(body: Any) -> bool | None:
+    """What an answer's body says of the subscription (None: nothing)."""
     subscription = body.get("subscription") if isinstance(body, dict) else None
     active = subscription.get("active") if isinstance(subscription, dict) else None
-    if not isinstance(active, bool) or active == account.subscription_active:
+    return active if isinstance(active, bool) else None
+
+
+def _read_subscription(a: Attempt) -> None:
+    account = a.account
+    active = _subscription_active(a.answer.body)
+    if active is None or active == account.subscription_active:
         return
     accounts.set_subscription(a.conn, account.id, active)
     if not active:

@@ -1,9 +1,10 @@
 """Sends queued flattrs to ``POST /rest/v2/flattr/bulk`` and never loses one.
 
-Every decision is stored in SQLite before and after each request (never across one), so a restart or
-``kill -9`` continues where it stopped: batches keep their Idempotency-Key across retries, the
-back-off and rate-limit holds live in ``kv`` (``holds``), and items a dead process left in flight go
-back to pending in their batch. One process at a time submits (``lease``).
+Every decision is stored in SQLite: a batch, its Idempotency-Key and its flattrs in flight are
+committed before its request, its answer after (while the next request is on the wire, see
+``_send``), so a restart or ``kill -9`` continues where it stopped: batches keep their key across
+retries, the back-off and rate-limit holds live in ``kv`` (``holds``), and items a dead process
+left in flight go back to pending in their batch. One process at a time submits (``lease``).
 
 This module is the sending loop; what each answer does to the flattrs is in ``outcomes`` (which
 ``verdict`` decides), the HTTP in ``api``. See docs/flattr-api.md#bulk-flattr and
@@ -13,12 +14,14 @@ docs/architecture.md#6-submission.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import accounts, flattrs, holds, lease, outcomes, store
@@ -52,6 +55,18 @@ class LeaseLost(Exception):
     """Another process took the lease over: what would have been written under it is not."""
 
 
+Started = tuple[flattrs.Batch, list[flattrs.Item]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Flight:
+    """A bulk request on the wire: its batch (committed in flight, with its key) and answer."""
+
+    batch: flattrs.Batch
+    items: list[flattrs.Item]
+    answer: Future[Answer]
+
+
 class Submitter:
     def __init__(
         self,
@@ -70,9 +85,13 @@ class Submitter:
         # Set per run: the run's clock (fixed when run_due was given ``now``) and whether forced.
         self._tick: Callable[[], float] = clock
         self._force = False
+        self._on_progress: Progress | None = None
         self._transport = transport
         check_base(settings.api_base)  # api.ConfigError: the token must not be sent there
         self._client: FlattrClient | None = None  # made at the first request, as it loads CAs
+        # Requests run on one thread of their own, so that each answer is recorded while the
+        # next request is on the wire (``_send``); one at a time, never two.
+        self._wire: ThreadPoolExecutor | None = None
         # For progress: (account, data_version, verifications) when the account's sendable
         # flattrs were counted, the count, and how many this run had settled then.
         self._counted: tuple[tuple[int, int, int], int, int] | None = None
@@ -93,6 +112,7 @@ class Submitter:
         self._counted = None
         self._tick = self._clock if now is None else (lambda: now)
         self._force = force
+        self._on_progress = progress
         start = self._tick()
         ttl = self._settings.lease_seconds
         if not lease.acquire(self._conn, LEASE_NAME, self._holder, start, ttl):
@@ -104,9 +124,9 @@ class Submitter:
             self._write(lambda: flattrs.recover_in_flight(self._conn, start))
             if force:
                 self._write(lambda: self._lift(start))
-            self._progress(progress, report)
+            self._progress(report)
             while self._step(self._tick(), report):
-                self._progress(progress, report)
+                pass
         finally:
             lease.release(self._conn, LEASE_NAME, self._holder)
         if report.waiting != BUSY:
@@ -116,9 +136,11 @@ class Submitter:
             self._emit("queue", dataclasses.asdict(after))
         return report
 
-    def _progress(self, progress: Progress | None, report: SubmitReport) -> None:
-        """``progress(done, total)``: flattrs settled in this run, of those settled plus those
-        of the current account still to go (the total grows if flattrs arrive meanwhile)."""
+    def _progress(self, report: SubmitReport) -> None:
+        """``progress(done, total)`` for ``run_due``'s caller: flattrs settled in this run, of
+        those settled plus those of the current account still to go (the total grows if flattrs
+        arrive meanwhile)."""
+        progress = self._on_progress
         if progress is None:
             return
         done = report.delivered + report.rejected
@@ -173,6 +195,9 @@ class Submitter:
         return due
 
     def close(self) -> None:
+        if self._wire is not None:
+            self._wire.shutdown(wait=True)
+            self._wire = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -198,31 +223,20 @@ class Submitter:
             # Learn whose token this is at once, not at the first flattr: if the token is rejected
             # before that, flattrs bound to a nameless account could never be claimed again.
             return self._verify(account, now, report)
-        newest = flattrs.newest_unbatched(conn, account.id)
-        # The delay lets a burst share a request; a full batch has no room to share.
-        may_form = newest is not None and (
-            self._force
-            or now >= newest + self._settings.submit_delay
-            or flattrs.fills_a_batch(conn, account.id, self._settings.batch_size)
-        )
-        waiting_delay = newest is not None and not may_form
         try:
-            started = self._write(lambda: self._start(account.id, now, may_form=may_form))
+            started = self._write(lambda: self._start(account.id, now))
         except LeaseLost:
             report.waiting = BUSY
             return False
         if started is None:
-            if waiting_delay:
+            if flattrs.newest_unbatched(conn, account.id) is not None:
                 report.waiting = SUBMIT_DELAY
             elif flattrs.sendable(conn, account.id):
                 report.waiting = BACKOFF  # its batches wait for their next attempt
             elif flattrs.unsent_by_account(conn):
                 report.waiting = WAITING_FOR_ACCOUNT
             return False
-        batch, items = started
-        if not items:
-            return False
-        return self._send(account, batch, items, report)
+        return self._send(account, started, report)
 
     def _lift(self, now: float) -> None:
         """Force: lift back-off, 402 and refusal holds, make the current account's batches due
@@ -235,24 +249,45 @@ class Submitter:
         if account is not None:
             flattrs.make_due(self._conn, account.id, now)
 
-    def _start(
-        self, account_id: int, now: float, *, may_form: bool
-    ) -> tuple[flattrs.Batch, list[flattrs.Item]] | None:
-        """Keep the lease and mark the next batch's flattrs in flight, in one transaction: the
-        longest-waiting due batch, else (``may_form``) a new one of the oldest flattrs not yet in
-        a batch. Batches are formed one at a time, as they go, so that each flattr is written
-        once on its way out rather than once to batch it and again to send it."""
-        conn = self._conn
+    def _start(self, account_id: int, now: float) -> Started | None:
+        """Keep the lease and start the next batch (``_next_batch``), in one transaction."""
         self._keep_lease(now)
+        return self._next_batch(account_id, now)
+
+    def _next_batch(self, account_id: int, now: float) -> Started | None:
+        """Mark the next batch's flattrs in flight: the longest-waiting due batch, else a new one
+        of the oldest flattrs not yet in a batch — once the submit delay has passed since the
+        newest arrived (it lets a burst share a request), at once when they fill a batch (no
+        room left to share) or when forced. Batches are formed one at a time, as they go, so
+        that each flattr is written once on its way out rather than once to batch it and again
+        to send it. None: nothing may go now."""
+        conn = self._conn
         batch = flattrs.due_batch(conn, account_id, now)
         if batch is not None:
-            return batch, flattrs.start_sending(conn, batch.id, account_id, now)
-        if not may_form:
-            return None
+            items = flattrs.start_sending(conn, batch.id, account_id, now)
+            return (batch, items) if items else None
+        newest = flattrs.newest_unbatched(conn, account_id)
         size = max(1, self._settings.batch_size)
+        if newest is None or not (
+            self._force
+            or now >= newest + self._settings.submit_delay
+            or flattrs.fills_a_batch(conn, account_id, size)
+        ):
+            return None
         batch_id = flattrs.start_new_batch(conn, account_id, size, now, flattrs.new_key())
         batch = None if batch_id is None else flattrs.get_batch(conn, batch_id)
         return None if batch is None else (batch, flattrs.in_flight(conn, batch.id))
+
+    def _next_in_line(self, account: Account, now: float) -> Started | None:
+        """``_next_batch``, if nothing stops the account meanwhile (another connection signed it
+        out or in anew, a hold): the batch to send as soon as the current request's answer
+        lets it go."""
+        current = accounts.current(self._conn)
+        if current is None or current.id != account.id or current.token != account.token:
+            return None
+        if holds.current_hold(self._conn, current, now, self._settings) is not None:
+            return None
+        return self._next_batch(account.id, now)
 
     def _keep_lease(self, now: float) -> None:
         """Extend the lease inside the current transaction; LeaseLost rolls it back."""
@@ -289,32 +324,83 @@ class Submitter:
         outcomes.note_rate(self._conn, answer)
         return accounts.verify(self._conn, account_id, username)
 
-    def _send(
-        self,
-        account: Account,
-        batch: flattrs.Batch,
-        items: list[flattrs.Item],
-        report: SubmitReport,
-    ) -> bool:
+    def _send(self, account: Account, started: Started, report: SubmitReport) -> bool:
+        """Send a started batch and, while the answers are plain deliveries, the batches after
+        it, pipelined: the next batch is started (committed in flight, with its key) while the
+        request before it is on the wire, goes as soon as that request's answer allows, and the
+        answer is recorded while the next request is on the wire, in the transaction that starts
+        the one after. One commit per request, and our database work overlaps the server's.
+        Any other answer ends the pipeline: the batch started next goes back to waiting, unsent,
+        and ``_step`` decides again. See docs/architecture.md#6-submission."""
+        flight = self._post(account, started, report)
+        try:
+            after = self._write(lambda: self._in_line(account, self._tick()))
+        except LeaseLost:
+            return self._lost(flight, report)
+        while True:
+            answer = flight.answer.result()
+            attempt = Attempt(
+                self._conn, self._settings, account, answer, self._tick(), report, flight.items
+            )
+            nxt = None
+            if after is not None and outcomes.goes_on_at_once(attempt):
+                nxt = self._post(account, after, report)
+            unsent = None if nxt is not None else after
+            settle = functools.partial(self._settle, attempt, flight.batch, unsent, sending=nxt)
+            try:
+                go_on, after = self._write(settle)
+            except LeaseLost:
+                return self._lost(nxt, report)
+            self._emit_all(attempt)
+            self._progress(report)
+            if nxt is None:
+                return go_on
+            flight = nxt
+
+    def _post(self, account: Account, started: Started, report: SubmitReport) -> Flight:
+        """Put a started batch on the wire (on the request thread); its answer comes later."""
+        batch, items = started
         report.requests += 1
         report.sent += len(items)
         body = json.dumps([{"url": item.url} for item in items]).encode()
         key = {"Idempotency-Key": batch.idempotency_key}
-        answer = self._request("POST", BULK_PATH, account, content=body, headers=key)
-        attempt = Attempt(self._conn, self._settings, account, answer, self._tick(), report, items)
-        try:
-            go_on = self._write(lambda: self._settle(attempt, batch))
-        except LeaseLost:
-            # Another process took over and re-sends these with the same key; leave them to it.
-            log.warning("lease lost during a request; its outcome is left to the new holder")
-            report.waiting = BUSY
-            return False
-        self._emit_all(attempt)
-        return go_on
+        if self._wire is None:
+            self._wire = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flattr-request")
+        answer = self._wire.submit(
+            self._request, "POST", BULK_PATH, account, content=body, headers=key
+        )
+        return Flight(batch, items, answer)
 
-    def _settle(self, attempt: Attempt, batch: flattrs.Batch) -> bool:
+    def _in_line(self, account: Account, now: float) -> Started | None:
+        self._keep_lease(now)
+        return self._next_in_line(account, now)
+
+    def _settle(
+        self,
+        attempt: Attempt,
+        batch: flattrs.Batch,
+        unsent: Started | None,
+        *,
+        sending: Flight | None,
+    ) -> tuple[bool, Started | None]:
+        """Record an answer; the batch started after it goes back to waiting if it was not sent,
+        and while the one after is on the wire, the next is started. (go on, next batch)."""
         self._keep_lease(attempt.now)
-        return outcomes.settle(attempt, batch)
+        go_on = outcomes.settle(attempt, batch)
+        if unsent is not None:
+            flattrs.stop_sending(self._conn, unsent[0].id, attempt.now)
+        if not go_on or sending is None:
+            return go_on, None
+        return go_on, self._next_in_line(attempt.account, attempt.now)
+
+    def _lost(self, flight: Flight | None, report: SubmitReport) -> bool:
+        """Another process took the lease over: what is on the wire and what this one started
+        belong to the new holder, which re-sends them with the same keys."""
+        if flight is not None:
+            flight.answer.result()  # no request outlives the run; its outcome is not ours
+        log.warning("lease lost during a request; its outcome is left to the new holder")
+        report.waiting = BUSY
+        return False
 
     def _request(
         self,

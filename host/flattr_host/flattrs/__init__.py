@@ -201,13 +201,24 @@ def start_new_batch(
     return batch_id
 
 
+def stop_sending(conn: sqlite3.Connection, batch_id: int, now: float) -> int:
+    """The batch's flattrs in flight were never sent after all: back to pending in their batch,
+    which keeps its key and stays due."""
+    cursor = conn.execute(
+        "UPDATE flattrs SET state = 'pending', updated_at = ? "
+        "WHERE batch_id = ? AND state = 'in_flight'",
+        (now, batch_id),
+    )
+    return cursor.rowcount
+
+
 def in_flight(conn: sqlite3.Connection, batch_id: int) -> list[Item]:
     """The batch's flattrs being sent, in the order they were queued."""
     rows = conn.execute(
         "SELECT id, url FROM flattrs WHERE batch_id = ? AND state = 'in_flight' ORDER BY id",
         (batch_id,),
     ).fetchall()
-    return [Item(id=int(row["id"]), url=str(row["url"])) for row in rows]
+    return [Item(int(item_id), str(url)) for item_id, url in rows]
 
 
 def settle(
