@@ -32,9 +32,6 @@ def rig(
         yield rig
 
 
-pytestmark = pytest.mark.usefixtures("signed_in")
-
-
 def attention_urls(rig: Rig) -> set[str]:
     return {row["url"] for row in rig.query("SELECT url FROM attention")}
 
@@ -47,11 +44,21 @@ def visits_kept(rig: Rig) -> list[dict[str, object]]:
     return rig.query("SELECT site, COUNT(*) AS n FROM visits GROUP BY site")
 
 
-def test_a_public_page_records_the_control(rig: Rig, companion: Companion) -> None:
+@pytest.fixture(scope="module")
+def control(rig: Rig, companion: Companion) -> None:
+    """A public page read the same way is recorded: what the other tests compare with (a fixture,
+    so that each of them can run alone)."""
     page = rig.b.new_tab(PUBLIC_URL)
     read(page, GLANCE_SECONDS)
     page.close()
     wait_until(lambda: PUBLIC_URL in attention_urls(rig), 10, "the public page is recorded")
+
+
+pytestmark = [pytest.mark.usefixtures("signed_in"), pytest.mark.usefixtures("control")]
+
+
+def test_a_public_page_records_the_control(rig: Rig) -> None:
+    assert attention_urls(rig) == {PUBLIC_URL}
     assert visits_kept(rig) == ONLY_THE_PUBLIC_VISIT
 
 
