@@ -294,7 +294,7 @@ def test_the_queries_of_each_request_never_scan_the_queue(tmp_path: Path) -> Non
         flattrs.fills_a_batch(conn, 1, 50)
         flattrs.start_new_batch(conn, 1, 50, 1.0, "key")
         flattrs.in_flight(conn, 1)
-        flattrs.settle(conn, 1, "delivered", 1.0)
+        flattrs.deliver(conn, 1, 200, 1.0)
         flattrs.close_if_done(conn, 1)
         flattrs.next_batch_at(conn, 1)
     conn.set_trace_callback(None)

@@ -90,11 +90,8 @@ def settle(a: Attempt, batch: flattrs.Batch) -> bool:
     note_rate(conn, answer)
     verdict = a.verdict
     if verdict is Verdict.DELIVERED:
-        a.report.delivered += flattrs.settle(conn, batch.id, "delivered", now)
-        flattrs.reschedule(
-            conn, batch.id, next_attempt_at=batch.next_attempt_at, status=answer.status
-        )
-        flattrs.close_if_done(conn, batch.id)
+        assert answer.status is not None  # a delivery is an answer
+        a.report.delivered += flattrs.deliver(conn, batch.id, answer.status, now)
         store.put(conn, holds.LAST_DELIVERY_KEY, now)
         store.put(conn, holds.LAST_ERROR_KEY, None)
         hold = holds.load_hold(conn)

@@ -274,8 +274,7 @@ class Submitter:
             or flattrs.fills_a_batch(conn, account_id, size)
         ):
             return None
-        batch_id = flattrs.start_new_batch(conn, account_id, size, now, flattrs.new_key())
-        batch = None if batch_id is None else flattrs.get_batch(conn, batch_id)
+        batch = flattrs.start_new_batch(conn, account_id, size, now, flattrs.new_key())
         return None if batch is None else (batch, flattrs.in_flight(conn, batch.id))
 
     def _next_in_line(self, account: Account, now: float) -> Started | None:

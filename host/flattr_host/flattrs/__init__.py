@@ -185,7 +185,7 @@ def start_sending(
 
 def start_new_batch(
     conn: sqlite3.Connection, account_id: int, size: int, now: float, key: str
-) -> int | None:
+) -> Batch | None:
     """A new batch with Idempotency-Key ``key``, due now, of the account's oldest ``size``
     flattrs not yet in a batch, marked in flight in the same pass (None: there were none)."""
     batch_id = _insert_batch(conn, account_id, now, key)
@@ -198,7 +198,7 @@ def start_new_batch(
     if cursor.rowcount == 0:
         conn.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
         return None
-    return batch_id
+    return Batch(batch_id, account_id, key, attempts=0, next_attempt_at=now, last_status=None)
 
 
 def stop_sending(conn: sqlite3.Connection, batch_id: int, now: float) -> int:
@@ -224,19 +224,28 @@ def in_flight(conn: sqlite3.Connection, batch_id: int) -> list[Item]:
 def settle(
     conn: sqlite3.Connection, batch_id: int, state: str, now: float, error: str | None = None
 ) -> int:
-    """Move the batch's in-flight items to ``state`` (delivered, pending or failed)."""
-    if state == "delivered":
-        cursor = conn.execute(
-            "UPDATE flattrs SET state = 'delivered', delivered_at = ?, updated_at = ?, "
-            "error = NULL WHERE batch_id = ? AND state = 'in_flight'",
-            (now, now, batch_id),
-        )
-    else:
-        cursor = conn.execute(
-            "UPDATE flattrs SET state = ?, updated_at = ?, error = ? "
-            "WHERE batch_id = ? AND state = 'in_flight'",
-            (state, now, error, batch_id),
-        )
+    """Move the batch's in-flight items back to ``state`` (pending or failed); see ``deliver``."""
+    cursor = conn.execute(
+        "UPDATE flattrs SET state = ?, updated_at = ?, error = ? "
+        "WHERE batch_id = ? AND state = 'in_flight'",
+        (state, now, error, batch_id),
+    )
+    return cursor.rowcount
+
+
+def deliver(conn: sqlite3.Connection, batch_id: int, status: int, now: float) -> int:
+    """The batch's flattrs in flight were delivered: recorded so, with the answer's status; the
+    batch is done when nothing in it is left to send (``close_if_done``; it cannot be empty)."""
+    cursor = conn.execute(
+        "UPDATE flattrs SET state = 'delivered', delivered_at = ?, updated_at = ?, "
+        "error = NULL WHERE batch_id = ? AND state = 'in_flight'",
+        (now, now, batch_id),
+    )
+    conn.execute(
+        "UPDATE batches SET last_status = ?, last_error = NULL, done = NOT EXISTS (SELECT 1 FROM "
+        "flattrs WHERE batch_id = ? AND state IN ('pending', 'failed', 'in_flight')) WHERE id = ?",
+        (status, batch_id, batch_id),
+    )
     return cursor.rowcount
 
 
