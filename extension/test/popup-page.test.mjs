@@ -84,12 +84,13 @@ function openPopup({ stored = { [LAST_STATUS_KEY]: KEPT }, tabs = [TAB] } = {}) 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("the built popup page", () => {
-  it("is built as one module without imports and one inline stylesheet", () => {
+  it("is built as one script without imports and one inline stylesheet", () => {
     assert.deepEqual(BUNDLED_PAGES, [POPUP]);
     const built = builtReplacements();
     const html = built.get(POPUP).toString();
     assert.doesNotMatch(html, /<link rel="stylesheet"/);
     assert.equal(html.match(/<script\b/g).length, 1);
+    assert.match(html, /<\/main>[^]*<script src="popup.js"><\/script>\n<\/body>/); // classic, last
     assert.match(html, /<style>[^]*--accent:[^]*\nmain \{[^]*<\/style>/); // base.css, then popup.css
     assert.doesNotMatch(built.get("src/popup/popup.js").toString(), /^\s*(import|export)\b/m);
   });

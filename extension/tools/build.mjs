@@ -26,7 +26,7 @@ export const FIREFOX_MIN = "128.0";
 // Chrome 105: a connectNative port keeps the MV3 service worker alive.
 export const CHROME_MIN = "105";
 const BACKGROUND = "src/background/main.js";
-// Pages built as one module and one inline stylesheet (tools/bundle.mjs): the popup is timed from
+// Pages built as one script and one inline stylesheet (tools/bundle.mjs): the popup is timed from
 // a click to its first status, and each module or stylesheet it loads is a round trip before it.
 export const BUNDLED_PAGES = ["src/popup/popup.html"];
 const ATTENTION_SCRIPT = "src/content/attention.js";

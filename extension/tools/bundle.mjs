@@ -1,7 +1,11 @@
-// A page built as one module and one inline stylesheet: the popup's first paint otherwise waits
+// A page built as one script and one inline stylesheet: the popup's first status otherwise waits
 // for each level of its module graph (one round trip each, then the next imports) and for its
 // stylesheets. The sources stay small modules (the unit tests import them); the build writes the
 // bundle in the entry module's place.
+//
+// The bundle is a classic script at the end of <body>, not a module: a module runs only once the
+// page is parsed, and Chromium paints a first frame (the page's "Loading…") before it; a classic
+// script runs as the parser reaches it, so the popup's reads are in flight during that frame.
 //
 // Each module keeps its own scope (a function run once, dependencies first) and hands on only what
 // it exports. Only the forms our sources use are understood — `import { a, b as c } from "./x.js"`,
@@ -60,7 +64,8 @@ function transform(path, root) {
   };
 }
 
-/** The module at `entry` and every module it imports, relatively, as one module's text. */
+/** The module at `entry` and every module it imports, relatively, as one classic script's text
+ *  (strict, as modules are; nothing declared in the page's global scope). */
 export function bundleModules(entry, root) {
   const order = [];
   const modules = new Map();
@@ -80,7 +85,8 @@ export function bundleModules(entry, root) {
   const bound = (path) => modules.get(path).name;
   const built = order.map((m) => m.text(m.name, bound));
   const sources = order.map((m) => m.where).join(", ");
-  const text = `// Built by tools/bundle.mjs from ${sources}: edit those.\n${built.join("\n\n")}\n`;
+  const text = `// Built by tools/bundle.mjs from ${sources}: edit those.\n(() => {\n"use strict";\n\n` +
+    `${built.join("\n\n")}\n})();\n`;
   // Parsed here, so that a bundle the browser could not run fails the build (e.g. a top-level
   // await, which a module allows and a plain function does not).
   new Script(text, { filename: `${relative(root, entry)} (bundled)` });
@@ -89,11 +95,12 @@ export function bundleModules(entry, root) {
 
 const STYLESHEET = /^[ \t]*<link rel="stylesheet" href="([^"]+)">[ \t]*\n/gm;
 const INLINE_STYLE = "\u0000style\u0000";
-const MODULE_SCRIPT = /<script type="module" src="([^"]+)"><\/script>/g;
+const MODULE_SCRIPT = /^[ \t]*<script type="module" src="([^"]+)"><\/script>[ \t]*\n/gm;
 
 /**
  * The page at `html` (absolute) with its stylesheets inline in one <style>, and its module
- * scripts bundled: `{html, scripts: {path relative to root: text}}`.
+ * scripts bundled, each now a classic script at the end of <body>:
+ * `{html, scripts: {path relative to root: text}}`.
  */
 export function bundlePage(html, root) {
   const dir = dirname(html);
@@ -108,9 +115,14 @@ export function bundlePage(html, root) {
   });
   page = page.replace(INLINE_STYLE, () => `<style>\n${css.join("\n")}\n</style>\n`);
   const scripts = {};
-  for (const [, src] of page.matchAll(MODULE_SCRIPT)) {
+  const tags = [];
+  page = page.replace(MODULE_SCRIPT, (_, src) => {
     const path = resolve(dir, src);
     scripts[relative(root, path).split(sep).join("/")] = bundleModules(path, root);
-  }
+    tags.push(`<script src="${src}"></script>\n`);
+    return "";
+  });
+  if (tags.length && !page.includes("</body>")) throw new Error(`${where}: no </body> to put its script before`);
+  page = page.replace("</body>", () => `${tags.join("")}</body>`);
   return { html: page, scripts };
 }
