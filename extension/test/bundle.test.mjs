@@ -53,6 +53,10 @@ describe("bundleModules", () => {
     "a bare module name": { "main.js": 'import { a } from "lib";\n' },
     "export { list }": { "main.js": "const a = 1;\nexport { a };\n" },
     "dynamic import()": { "main.js": 'const later = () => import("./x.js");\n' },
+    "a name its module does not export": {
+      "x.js": "export const a = 1, b = 2;\n",
+      "main.js": 'import { a, b } from "./x.js";\n',
+    },
     "top-level await (each module runs in a plain function)": {
       "main.js": "await Promise.resolve();\n",
     },
@@ -64,7 +68,7 @@ describe("bundleModules", () => {
   for (const [what, named] of Object.entries(refused)) {
     it(`fails the build on ${what}`, () => {
       const root = files(named);
-      assert.throws(() => bundleModules(join(root, "main.js"), root), /cannot bundle|does not understand|circular|await/);
+      assert.throws(() => bundleModules(join(root, "main.js"), root), /cannot bundle|does not understand|circular|await|does not export/);
     });
   }
 });

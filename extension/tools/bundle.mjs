@@ -53,6 +53,7 @@ function transform(path, root) {
   return {
     where,
     imports,
+    exported: new Set(exported.map((e) => e.split(":")[0])),
     text: (name, bound) => [
       `// ---- ${where}`,
       `const ${name} = (() => {`,
@@ -82,6 +83,14 @@ export function bundleModules(entry, root) {
     order.push(module);
   };
   visit(resolve(entry));
+  // A name imported but not exported would be undefined, silently (e.g. `export const a, b`).
+  for (const m of order) {
+    for (const i of m.imports) {
+      const from = modules.get(i.path);
+      const missing = i.names.map((n) => n.split(":")[0]).filter((n) => !from.exported.has(n));
+      if (missing.length) throw new Error(`${m.where}: ${from.where} does not export ${missing.join(", ")}`);
+    }
+  }
   const bound = (path) => modules.get(path).name;
   const built = order.map((m) => m.text(m.name, bound));
   const sources = order.map((m) => m.where).join(", ");
