@@ -28,9 +28,11 @@ CHROME_ORIGIN_PREFIX = "chrome-extension://"
 RECEIPT_FILE = "install-receipt.json"
 # select() can wait on stdin (a pipe) everywhere but on Windows.
 IDLE_CHECKPOINTS = os.name != "nt"
-# After hello, the submission loop starts at once unless a request comes within this (seconds):
-# an extension asks for status right after hello, and the popup waits for that answer.
-LOOP_START_IDLE = 0.05
+# After hello, the submission loop starts unless a request comes within this (seconds): an
+# extension asks for status right after hello, and the popup waits for that answer. On a busy
+# machine that request came 50–700 ms after hello, and one arriving while the loop's imports run
+# (~0.5 s) waits for them; the loop loses nothing by starting a second later.
+LOOP_START_IDLE = 1.0
 SEE_WHY = "run `flattr-host status` in a terminal to see what is wrong"
 
 
