@@ -66,8 +66,10 @@ function page({ href = "https://example.com/post", incognito = false, status = 2
     removeEventListener: () => {},
     chrome: bindings,
   };
+  const doc = fakeDocument(elements);
+  Object.defineProperty(doc, "URL", { get: () => ctx.location.href }); // as in a top document
   Object.defineProperties(ctx, {
-    document: tracked("document", fakeDocument(elements)),
+    document: tracked("document", doc),
     performance: tracked("performance", {
       getEntriesByType: () => (status === null ? [] : [{ responseStatus: status }]),
     }),
@@ -250,12 +252,19 @@ describe("attention content script", () => {
     assert.equal(answer.url, "https://example.com/post#2");
     assert.equal(answer.meta.flattr_id, "alice");
     assert.equal(p.ctx[LIVE_KEY](), true);
-    p.ctx.chrome.runtime.id = undefined; // orphaned by an update: the new copy answers, not this one
-    assert.equal(p.ctx[META_KEY](), null);
+    assert.deepEqual(p.used.filter((u) => u.startsWith("chrome.")), ["chrome.extension", "chrome.runtime"],
+      "only the presence check uses the extension's bindings");
+    p.ctx.chrome.runtime.id = undefined; // orphaned by an update: the injector puts a new copy
     assert.equal(p.ctx[LIVE_KEY](), false);
   });
 
-  it("sends and answers nothing at all in a private window", () => {
+  it("answers with the page's metadata without using an extension binding", () => {
+    const p = page({ elements: { [CANONICAL]: [el({ href: "https://example.com/c" })] } });
+    assert.equal(ask(p).meta.canonical_url, "https://example.com/c");
+    assert.deepEqual(p.used.filter((u) => u.startsWith("chrome.")), []);
+  });
+
+  it("sends nothing at all from a private window, and stops at the first check", () => {
     const p = page({ incognito: true, elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
     p.fire("click");
     p.fire("pageshow", { persisted: true });

@@ -283,6 +283,23 @@ describe("tracker", () => {
     assert.ok(!host.requests.flatMap((r) => r.segments ?? []).some((s) => s.url === B));
   });
 
+  it("never asks a page of a private window", async () => {
+    const priv = tab({ id: 2, windowId: 2, url: SECRET, incognito: true });
+    const api = fakeApi({ tabs: [tab(), priv] });
+    const asked = [];
+    api.scripting = {
+      executeScript: async (details) => {
+        asked.push(details.target.tabId);
+        return [{ frameId: 0, result: { url: SECRET, meta: { flattr_id: "x" }, status: 200 } }];
+      },
+    };
+    await setup({ api });
+    api.tabs.onUpdated.fire(2, { status: "complete" }, priv);
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab());
+    await settle();
+    assert.deepEqual(asked, [1]);
+  });
+
   it("asks a page that did not answer yet once more, a little later", async () => {
     const api = fakeApi();
     const answers = [null, { url: A, meta: { flattr_id: "alice" }, status: 200 }];

@@ -119,8 +119,16 @@
     }
   }
 
+  /** An element's `href` property: already resolved and serialized by the browser, so only its
+   *  scheme is checked here (the background parses it again): this world needs no URL parser. */
+  function resolvedHttpUrl(value) {
+    if (typeof value !== "string" || value.length > MAX_URL_LENGTH) return null;
+    return /^https?:\/\//.test(value) ? value : null;
+  }
+
   /** A link to flattr.com (http or https: Flattr's own examples use both) on `path`. */
   function flattrLink(value, isPath) {
+    if (typeof value !== "string" || !value.toLowerCase().includes(FLATTR_HOST)) return null;
     const href = httpUrl(value);
     if (!href) return null;
     const u = new URL(href);
@@ -180,7 +188,7 @@
     return {
       payment_url: payment,
       flattr_id: flattrId,
-      canonical_url: canonical ? httpUrl(canonical.href) : null,
+      canonical_url: canonical ? resolvedHttpUrl(canonical.href) : null,
       button_url: button,
       flattr_params: Object.keys(params).length > 0 ? params : null,
     };
@@ -200,10 +208,12 @@
   // What the background asks once the tab has loaded (and after a same-document navigation, or
   // an injection): the metadata, and with the first answer of this copy the load status. Asked
   // through executeScript, not sent at load: a runtime.onMessage listener, or one sendMessage,
-  // alone costs each page load more than the script's whole budget.
+  // alone costs each page load more than the script's whole budget. No extension binding here
+  // either (the first use of one costs the page more than reading it): the background asks only
+  // tabs of normal windows, and a copy orphaned by an update still reads this same page.
   globalThis[META_KEY] = () => {
-    if (!live()) return null;
-    const answer = { meta: readMeta(), url: location.href };
+    if (stopped) return null;
+    const answer = { meta: readMeta(), url: document.URL };
     if (!loadReported) answer.status = loadStatus();
     loadReported = true;
     return answer;
