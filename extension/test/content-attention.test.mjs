@@ -1,5 +1,5 @@
-// The attention content script, in a vm context: trusted, throttled interactions, no key data,
-// page metadata, nothing in private windows.
+// The attention content script, in a vm context: nothing touched or sent at load, trusted,
+// throttled interactions, no key data, page metadata when asked, nothing in private windows.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,34 +44,57 @@ function fakeDocument(elements) {
   };
 }
 
+/** `used` lists, in order, each use of the DOM, Navigation Timing or an extension binding
+ *  (`chrome.runtime`, `chrome.extension`): what costs a page load in a real browser. */
 function page({ href = "https://example.com/post", incognito = false, status = 200, elements = {} } = {}) {
   const listeners = new Map();
   const sent = [];
+  const used = [];
   const clock = { t: 1_000_000 };
   const onMessage = fakeEvent();
+  const tracked = (name, value) => ({ get: () => (used.push(name), value), enumerable: true });
+  const bindings = {};
+  Object.defineProperties(bindings, {
+    runtime: tracked("chrome.runtime", { id: "ext", sendMessage: async (m) => sent.push(structuredClone(m)), onMessage }),
+    extension: tracked("chrome.extension", { inIncognitoContext: incognito }),
+  });
   const ctx = {
     location: { protocol: new URL(href).protocol, href },
-    document: fakeDocument(elements),
-    performance: { getEntriesByType: () => (status === null ? [] : [{ responseStatus: status }]) },
     URL,
     Date: { now: () => clock.t },
     addEventListener: (type, fn) => listeners.set(type, [...(listeners.get(type) ?? []), fn]),
     removeEventListener: () => {},
-    chrome: {
-      runtime: { id: "ext", sendMessage: async (m) => sent.push(structuredClone(m)), onMessage },
-      extension: { inIncognitoContext: incognito },
-    },
+    chrome: bindings,
   };
+  const doc = fakeDocument(elements);
+  Object.defineProperty(doc, "URL", { get: () => ctx.location.href }); // as in a top document
+  Object.defineProperties(ctx, {
+    document: tracked("document", doc),
+    performance: tracked("performance", {
+      getEntriesByType: () => (status === null ? [] : [{ responseStatus: status }]),
+    }),
+  });
   ctx.window = ctx;
   ctx.top = ctx;
   vm.createContext(ctx);
   vm.runInContext(CODE, ctx);
   const fire = (type, e = {}) => (listeners.get(type) ?? []).forEach((fn) => fn({ isTrusted: true, ...e }));
-  return { ctx, sent, clock, fire, onMessage };
+  return { ctx, sent, used, clock, fire, onMessage };
 }
 
+/** What the background gets when it calls the script's function (background/pagecall.js). */
+const ask = (p) => structuredClone(p.ctx[META_KEY]());
+
 describe("attention content script", () => {
-  it("reports the page's metadata and load status once loaded", () => {
+  it("touches no extension API and no DOM at load, and sends nothing", () => {
+    const p = page({ elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
+    assert.deepEqual(p.used, []);
+    assert.deepEqual(p.sent, []);
+    assert.equal(typeof p.ctx[META_KEY], "function");
+    assert.equal(typeof p.ctx[LIVE_KEY], "function");
+  });
+
+  it("gives the metadata when asked, and its load status in the first answer only", () => {
     const p = page({
       elements: {
         'link[rel~="payment" i][href]': [
@@ -82,8 +105,7 @@ describe("attention content script", () => {
         'link[rel~="canonical" i][href]': [el({ href: "https://example.com/post-canonical" })],
       },
     });
-    assert.deepEqual(JSON.parse(JSON.stringify(p.sent)), [{
-      kind: "page:meta",
+    assert.deepEqual(ask(p), {
       meta: {
         payment_url: "https://flattr.com/submit/auto?user_id=alice&url=x",
         flattr_id: "alice",
@@ -93,7 +115,11 @@ describe("attention content script", () => {
       },
       status: 200,
       url: "https://example.com/post",
-    }]);
+    });
+    const again = ask(p); // a same-document navigation is no new load
+    assert.equal("status" in again, false);
+    assert.equal(again.meta.flattr_id, "alice");
+    assert.deepEqual(p.sent, []);
   });
 
   it("reads http payment links, the flattr: meta family and Flattr button markup", () => {
@@ -115,7 +141,7 @@ describe("attention content script", () => {
         ],
       },
     });
-    const { meta } = p.sent[0];
+    const { meta } = ask(p);
     assert.equal(meta.payment_url, "http://flattr.com/submit/auto?url=x&user_id=al");
     assert.deepEqual({ ...meta.flattr_params }, { tags: "a,b" });
     const button = new URL(meta.button_url);
@@ -145,7 +171,7 @@ describe("attention content script", () => {
         [BUTTONS]: [badButton, idAndButton, el({ href: "https://flattr.com/thing/2" })],
       },
     });
-    const { meta } = p.sent[0];
+    const { meta } = ask(p);
     assert.equal(meta.payment_url, "https://flattr.com/submit/auto?user_id=alice&url=x");
     assert.equal(meta.canonical_url, "https://patreon.example/alice");
     assert.equal(meta.flattr_id, null, "the first flattr:id tag decides, even when empty");
@@ -157,18 +183,18 @@ describe("attention content script", () => {
   it("takes a Flattr thing link as the button", () => {
     const BUTTONS = 'a[href*="flattr.com/" i], [data-flattr-uid], [data-flattr-owner]';
     const p = page({ elements: { [BUTTONS]: [el({ href: "http://flattr.com/thing/313733/gnu" })] } });
-    assert.equal(p.sent[0].meta.button_url, "http://flattr.com/thing/313733/gnu");
+    assert.equal(ask(p).meta.button_url, "http://flattr.com/thing/313733/gnu");
   });
 
   it("reports an unknown status as null and rejects non-http canonical URLs", () => {
     const p = page({ status: null, elements: { 'link[rel~="canonical" i][href]': [el({ href: "javascript:x" })] } });
-    assert.equal(p.sent[0].status, null);
-    assert.equal(p.sent[0].meta.canonical_url, null);
+    const answer = ask(p);
+    assert.equal(answer.status, null);
+    assert.equal(answer.meta.canonical_url, null);
   });
 
   it("reports trusted interactions only, throttled, without any key data", () => {
     const p = page();
-    p.sent.length = 0;
     p.fire("click");
     p.fire("click"); // same second: throttled
     p.fire("keydown", { key: "s", code: "KeyS" });
@@ -187,7 +213,6 @@ describe("attention content script", () => {
 
   it("says nothing while the page is hidden", () => {
     const p = page();
-    p.sent.length = 0;
     p.ctx.document.visibilityState = "hidden";
     p.fire("click");
     assert.deepEqual(p.sent, []);
@@ -195,34 +220,62 @@ describe("attention content script", () => {
 
   it("runs once when injected into a page with a live copy, again after an update", () => {
     const p = page();
-    const metas = () => p.sent.filter((m) => m.kind === "page:meta").length;
+    const first = p.ctx[META_KEY];
     vm.runInContext(CODE, p.ctx); // the background injected it although the declared copy runs
-    assert.equal(metas(), 1);
+    assert.equal(p.ctx[META_KEY], first);
     p.ctx.chrome.runtime.id = undefined; // the extension was updated: that copy is orphaned
     vm.runInContext(CODE, p.ctx);
-    assert.equal(metas(), 2);
+    assert.notEqual(p.ctx[META_KEY], first);
+    p.ctx.chrome.runtime.id = "ext";
+    assert.equal(ask(p).status, 200, "the new copy reports the load the background asks about");
+    assert.deepEqual(p.sent, []);
+  });
+
+  it("tells the background when the page comes back from the back/forward cache", () => {
+    const p = page({ elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
+    p.fire("pageshow", { persisted: false });
+    assert.deepEqual(p.sent, []);
+    p.fire("pageshow", { persisted: true });
+    assert.deepEqual(JSON.parse(JSON.stringify(p.sent)), [{
+      kind: "page:meta",
+      meta: { payment_url: null, flattr_id: "alice", canonical_url: null, button_url: null, flattr_params: null },
+      status: 200,
+      url: "https://example.com/post",
+    }]);
   });
 
   it("gives the background fresh metadata through its world, without listening to messages", () => {
     const p = page({ elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
     assert.equal(p.onMessage.listeners.length, 0);
     p.ctx.location.href = "https://example.com/post#2"; // a same-document navigation
-    const answer = p.ctx[META_KEY]();
+    const answer = ask(p);
     assert.equal(answer.url, "https://example.com/post#2");
     assert.equal(answer.meta.flattr_id, "alice");
     assert.equal(p.ctx[LIVE_KEY](), true);
-    p.ctx.chrome.runtime.id = undefined; // orphaned by an update: the new copy answers, not this one
-    assert.equal(p.ctx[META_KEY](), null);
+    assert.deepEqual(p.used.filter((u) => u.startsWith("chrome.")), ["chrome.extension", "chrome.runtime"],
+      "only the presence check uses the extension's bindings");
+    p.ctx.chrome.runtime.id = undefined; // orphaned by an update: the injector puts a new copy
     assert.equal(p.ctx[LIVE_KEY](), false);
   });
 
-  it("does nothing at all in a private window", () => {
-    const p = page({ incognito: true });
+  it("answers with the page's metadata without using an extension binding", () => {
+    const p = page({ elements: { [CANONICAL]: [el({ href: "https://example.com/c" })] } });
+    assert.equal(ask(p).meta.canonical_url, "https://example.com/c");
+    assert.deepEqual(p.used.filter((u) => u.startsWith("chrome.")), []);
+  });
+
+  it("sends nothing at all from a private window, and stops at the first check", () => {
+    const p = page({ incognito: true, elements: { [FLATTR_ID]: [el({ name: "flattr:id", content: "alice" })] } });
     p.fire("click");
+    p.fire("pageshow", { persisted: true });
+    p.clock.t += S.ACTIVITY_THROTTLE_MS;
+    p.fire("keydown");
     assert.deepEqual(p.sent, []);
     assert.equal(p.onMessage.listeners.length, 0);
-    assert.equal(p.ctx[META_KEY], undefined);
-    assert.equal(p.ctx[LIVE_KEY], undefined);
+    assert.equal(p.ctx[META_KEY](), null);
+    assert.equal(p.ctx[LIVE_KEY](), false);
+    assert.ok(!p.used.includes("chrome.runtime"), "never even near sendMessage");
+    assert.ok(!p.used.includes("performance"), "nor reads the page");
   });
 
   it("repeats the background's figures", () => {

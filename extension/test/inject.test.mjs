@@ -72,13 +72,17 @@ describe("injector", () => {
 
   it("injects the content scripts into the top frame of a page without them", async () => {
     const api = fakeApi();
-    const injector = new Injector({ api });
+    const told = [];
+    const injector = new Injector({ api, onInjected: (t) => told.push(t.id) });
     assert.equal(await injector.ensure(tab()), INJECTED);
     assert.equal(await injector.ensure(tab({ id: 2, url: "https://flattr.com/oauth/ext" })), INJECTED);
     assert.deepEqual(api.injected, [
       { target: { tabId: 1, frameIds: [0] }, files: [ATTENTION_SCRIPT] },
       { target: { tabId: 2, frameIds: [0] }, files: [FLATTR_SCRIPT, ATTENTION_SCRIPT] },
     ]);
+    assert.deepEqual(told, [1, 2], "the background asks the new copy about the page: it says nothing itself");
+    await injector.ensure(tab({ id: 3, discarded: true }));
+    assert.deepEqual(told, [1, 2]);
   });
 
   it("says when it cannot: no scripting, a protected page, a discarded or private tab", async () => {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HostError } from "../src/background/host.js";
+import { PAGE_ASK_RETRY_MS } from "../src/background/settings.js";
 import { Tracker, STORAGE_KEY } from "../src/background/tracker.js";
 import { assertValidRequest, fakeClock, fakeEvent, fakeTimers, settle } from "./helpers.mjs";
 
@@ -242,6 +243,87 @@ describe("tracker", () => {
     assert.deepEqual(calls[0], { target: { tabId: 1, frameIds: [0] }, injectImmediately: true,
       func: "function", args: ["__flattrCompanionMeta"] });
     assert.equal(calls.length, 2);
+  });
+
+  it("learns a loaded page's status and metadata from one call into its world", async () => {
+    const api = fakeApi();
+    const calls = [];
+    const answers = [{ url: A, meta: { flattr_id: "alice" }, status: 200 }];
+    api.scripting = {
+      executeScript: async (details) => {
+        calls.push(details.args);
+        return [{ frameId: 0, result: answers.shift() ?? null }];
+      },
+    };
+    const changed = [];
+    const host = fakeHost();
+    const clock = fakeClock();
+    const timers = fakeTimers();
+    const tracker = new Tracker({ api, host, clock, timers, onPageChanged: (id) => changed.push(id) });
+    await tracker.start();
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab());
+    await settle();
+    assert.deepEqual(calls, [["__flattrCompanionMeta"]], "one call, nothing else asked");
+    assert.equal(changed.at(-1), 1, "the popup and toolbar learn the metadata");
+    clock.at(5); // no interaction: the 2xx load alone opened the attention window
+    await tracker.flush();
+    const segments = host.requests.flatMap((r) => r.segments ?? []);
+    assert.deepEqual(segments.map((s) => [s.url, s.seconds, s.meta.flattr_id]), [[A, 5, "alice"]]);
+
+    // An error page earns nothing, whatever happens on it.
+    const B = "https://example.com/missing";
+    api.tabs.onUpdated.fire(1, { url: B, status: "loading" }, tab({ url: B }));
+    answers.push({ url: B, meta: {}, status: 404 });
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab({ url: B }));
+    await settle();
+    tracker.contentMessage({ kind: "page:activity", event: "click" }, sender(tab({ url: B })));
+    await settle();
+    clock.at(10);
+    await tracker.flush();
+    assert.ok(!host.requests.flatMap((r) => r.segments ?? []).some((s) => s.url === B));
+  });
+
+  it("never asks a page of a private window", async () => {
+    const priv = tab({ id: 2, windowId: 2, url: SECRET, incognito: true });
+    const api = fakeApi({ tabs: [tab(), priv] });
+    const asked = [];
+    api.scripting = {
+      executeScript: async (details) => {
+        asked.push(details.target.tabId);
+        return [{ frameId: 0, result: { url: SECRET, meta: { flattr_id: "x" }, status: 200 } }];
+      },
+    };
+    await setup({ api });
+    api.tabs.onUpdated.fire(2, { status: "complete" }, priv);
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab());
+    await settle();
+    assert.deepEqual(asked, [1]);
+  });
+
+  it("asks a page that did not answer yet once more, a little later", async () => {
+    const api = fakeApi();
+    const answers = [null, { url: A, meta: { flattr_id: "alice" }, status: 200 }];
+    let calls = 0;
+    api.scripting = {
+      executeScript: async () => {
+        calls += 1;
+        return [{ frameId: 0, result: answers.shift() ?? null }];
+      },
+    };
+    const { host, clock, timers, tracker } = await setup({ api });
+    api.tabs.onUpdated.fire(1, { status: "complete" }, tab());
+    await settle();
+    assert.equal(calls, 1);
+    timers.advance(PAGE_ASK_RETRY_MS);
+    await settle();
+    assert.equal(calls, 2);
+    timers.advance(PAGE_ASK_RETRY_MS * 10);
+    await settle();
+    assert.equal(calls, 2, "only once");
+    clock.at(5);
+    await tracker.flush();
+    const segments = host.requests.flatMap((r) => r.segments ?? []);
+    assert.deepEqual(segments.map((s) => s.meta.flattr_id), ["alice"]);
   });
 
   it("a navigation sends the previous page's segment right away", async () => {

@@ -24,10 +24,14 @@ function eligible(tab) {
 }
 
 export class Injector {
-  /** @param {object} o  api: tabs, scripting (may be absent), storage.session */
-  constructor({ api, timers = globalThis }) {
+  /**
+   * @param {object} o  api: tabs, scripting (may be absent), storage.session; onInjected(tab):
+   *   the scripts now run in `tab` (the page sends nothing by itself: the background asks it)
+   */
+  constructor({ api, timers = globalThis, onInjected = () => {} }) {
     this.api = api;
     this.timers = timers;
+    this.onInjected = onInjected;
   }
 
   /** Whether a live attention content script runs in `tab`'s top frame. */
@@ -54,10 +58,11 @@ export class Injector {
     const files = isFlattrPage(tab.url) ? [FLATTR_SCRIPT, ATTENTION_SCRIPT] : [ATTENTION_SCRIPT];
     try {
       await this.api.scripting.executeScript({ target: { tabId: tab.id, frameIds: [0] }, files });
-      return INJECTED;
     } catch {
       return IMPOSSIBLE;
     }
+    this.onInjected(tab);
+    return INJECTED;
   }
 
   /** Once per browser session (storage.session is emptied by an update or a re-enable). */

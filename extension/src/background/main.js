@@ -55,7 +55,7 @@ const flattr = new FlattrSite({
   info: { id: extensionInfo.id, version: extensionInfo.version, build: `${browser}-${manifest.version}` },
   closeSignInTab: (tab) => signIn.close(tab),
 });
-const injector = new Injector({ api });
+const injector = new Injector({ api, onInjected: (tab) => tracker.askPage(tab.id, tab.url) });
 const ui = new UiApi({ api, host, tracker, status, signIn, injector, changed: () => changed() });
 const toolbar = new Toolbar({ api });
 // What an opening popup paints before this worker has started and the host has answered.

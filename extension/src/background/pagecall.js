@@ -4,7 +4,7 @@
 // a runtime.onMessage listener in the content script, which cost every page load more than
 // anything else the script does.
 export const LIVE_KEY = "__flattrCompanionAttention"; // () => whether a live copy runs there
-export const META_KEY = "__flattrCompanionMeta"; // () => {meta, url}, or null when not live
+export const META_KEY = "__flattrCompanionMeta"; // () => {meta, url, status?}, or null when not live
 
 /** What the content script's function `key` returns in `tabId`'s top frame; null without it. */
 export async function callPage(api, tabId, key) {

@@ -40,6 +40,9 @@ export const MAX_OUTBOX_SEGMENTS = 1000;
 export const MAX_BATCH_VISITS = 100;
 // How long the background waits for a content script to answer before injecting it.
 export const INJECT_PING_TIMEOUT_MS = 500;
+// A loaded tab whose content script did not answer yet (it runs when the page is idle) is asked
+// once more after this long.
+export const PAGE_ASK_RETRY_MS = 1000;
 export const MAX_PENDING_VISITS = 500;
 /** Two queued segments of the same page merge when the older started at most this long ago. */
 export const MERGE_WINDOW_SECONDS = 1800;

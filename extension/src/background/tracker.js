@@ -18,6 +18,7 @@ import {
   MAX_BATCH_VISITS,
   MAX_PENDING_VISITS,
   MAX_URL_LENGTH,
+  PAGE_ASK_RETRY_MS,
   SAVE_DEBOUNCE_MS,
 } from "./settings.js";
 import { isHttpUrl, withoutHash } from "./urls.js";
@@ -95,7 +96,8 @@ export class Tracker {
     return this.ready;
   }
 
-  /** `page:activity` and `page:meta` from the attention content script. */
+  /** `page:activity`, and `page:meta` (a page back from the back/forward cache), from the
+   *  attention content script. */
   contentMessage(msg, sender) {
     const tab = sender?.tab;
     if (!tab || tab.incognito !== false || sender.frameId !== 0 || !isHttpUrl(sender.url)) {
@@ -224,7 +226,7 @@ export class Tracker {
     const visited = isHttpUrl(tab.url) && last !== withoutHash(tab.url);
     this.visitedUrl.set(tabId, withoutHash(tab.url ?? ""));
     if (visited) this._visit(tab.url);
-    if (change.status === "complete" && isHttpUrl(tab.url)) this._askMeta(tabId, tab.url);
+    if (change.status === "complete" && isHttpUrl(tab.url)) this.askPage(tabId, tab.url);
     if (navigated || change.status === "complete" || "title" in change) this.onPageChanged(tabId);
     return { urgent: navigated || visited };
   }
@@ -254,14 +256,28 @@ export class Tracker {
     }
   }
 
-  /** Same-document navigations do not rerun the content script: ask it for fresh metadata. */
-  _askMeta(tabId, url) {
+  /**
+   * Ask the page's content script, in one call into its world, for what the background learns of
+   * a page: its creator metadata and, in the first answer after it started, the main document's
+   * load status (a 2xx load restarts the attention window, an error page earns nothing). Asked
+   * when the tab has loaded (which covers same-document navigations: the script does not run
+   * again then) and after an injection. The page sends nothing at load: see attention.js.
+   */
+  askPage(tabId, url, retries = 1) {
     Promise.resolve().then(() => callPage(this.api, tabId, META_KEY)).then((answer) => {
+      if (answer === null && retries > 0) {
+        // No script yet, or the page's copy was orphaned by an update: once more, a little later.
+        this.timers.setTimeout(() => this.askPage(tabId, url, retries - 1), PAGE_ASK_RETRY_MS);
+        return;
+      }
       if (!answer || typeof answer.url !== "string") return;
       if (withoutHash(answer.url) !== withoutHash(url)) return;
       this._event((m) => {
         const page = m.page(tabId);
-        if (page && withoutHash(page.url) === withoutHash(answer.url)) m.meta(tabId, answer.meta);
+        if (!page || withoutHash(page.url) !== withoutHash(answer.url)) return;
+        m.meta(tabId, answer.meta);
+        if ("status" in answer) m.loaded(tabId, Number.isInteger(answer.status) ? answer.status : null);
+        this.onPageChanged(tabId);
       });
     }, () => {});
   }

@@ -31,8 +31,8 @@ export const FLATTR = Object.freeze({
   SUBSCRIPTION: "flattr:subscription",
 });
 
-// Attention content script → background. The background reads fresh metadata by calling into the
-// script's world instead (background/pagecall.js).
+// Attention content script → background. `page:meta` only for a page back from the back/forward
+// cache: otherwise the background asks the script's world (background/pagecall.js).
 export const PAGE = Object.freeze({
   ACTIVITY: "page:activity",
   META: "page:meta",

@@ -1,7 +1,11 @@
 // Attention sensing, page side: reports that the user interacts with this page (click, key press,
-// mouse movement, scrolling) and the creator metadata the page declares. Never key contents,
-// never which element, never synthetic (untrusted) events; nothing at all in private windows.
-// A classic script (content scripts cannot be modules): figures repeat settings.js, a test checks.
+// mouse movement, scrolling), and tells the background, when it asks, the creator metadata the
+// page declares and how its load went. Never key contents, never which element, never synthetic
+// (untrusted) events; nothing at all from private windows.
+// At load it only registers its listeners and the two functions the background calls: it touches
+// no extension API and no DOM then, as each first use of them costs every page load (see
+// docs/benchmarks.md). A classic script (content scripts cannot be modules): figures repeat
+// settings.js, a test checks.
 (() => {
   "use strict";
 
@@ -27,11 +31,6 @@
   const DECLARATIONS = [PAYMENT, FLATTR_ID, FLATTR_TAGS, CANONICAL, BUTTON].join(", ");
   const KIND = { activity: "page:activity", meta: "page:meta" };
 
-  try {
-    if (api.extension?.inIncognitoContext) return;
-  } catch {
-    return;
-  }
   if (window.top !== window) return;
   if (location.protocol !== "http:" && location.protocol !== "https:") return;
 
@@ -43,10 +42,27 @@
   if (typeof globalThis[LIVE_KEY] === "function" && globalThis[LIVE_KEY]()) return;
 
   let stopped = false;
+  let loadReported = false;
   const lastSent = Object.create(null);
-  function live() {
+
+  /** Whether the script must say nothing: it stopped, or the page is in a private window (asked
+   *  before anything would leave the page, not at load; there the script stops for good). */
+  function silenced() {
+    if (stopped) return true;
+    let incognito = true;
     try {
-      return !stopped && Boolean(api.runtime?.id);
+      incognito = api.extension?.inIncognitoContext !== false;
+    } catch {
+      incognito = true; // the extension went away
+    }
+    if (incognito) stop();
+    return incognito;
+  }
+
+  function live() {
+    if (silenced()) return false;
+    try {
+      return Boolean(api.runtime?.id);
     } catch {
       return false;
     }
@@ -54,7 +70,7 @@
   globalThis[LIVE_KEY] = live;
 
   function send(message) {
-    if (stopped) return;
+    if (silenced()) return;
     try {
       const p = api.runtime.sendMessage(message);
       if (p && typeof p.catch === "function") p.catch(() => {});
@@ -103,8 +119,16 @@
     }
   }
 
+  /** An element's `href` property: already resolved and serialized by the browser, so only its
+   *  scheme is checked here (the background parses it again): this world needs no URL parser. */
+  function resolvedHttpUrl(value) {
+    if (typeof value !== "string" || value.length > MAX_URL_LENGTH) return null;
+    return /^https?:\/\//.test(value) ? value : null;
+  }
+
   /** A link to flattr.com (http or https: Flattr's own examples use both) on `path`. */
   function flattrLink(value, isPath) {
+    if (typeof value !== "string" || !value.toLowerCase().includes(FLATTR_HOST)) return null;
     const href = httpUrl(value);
     if (!href) return null;
     const u = new URL(href);
@@ -164,7 +188,7 @@
     return {
       payment_url: payment,
       flattr_id: flattrId,
-      canonical_url: canonical ? httpUrl(canonical.href) : null,
+      canonical_url: canonical ? resolvedHttpUrl(canonical.href) : null,
       button_url: button,
       flattr_params: Object.keys(params).length > 0 ? params : null,
     };
@@ -181,19 +205,25 @@
     }
   }
 
-  function announce() {
-    send({ kind: KIND.meta, meta: readMeta(), status: loadStatus(), url: location.href });
-  }
+  // What the background asks once the tab has loaded (and after a same-document navigation, or
+  // an injection): the metadata, and with the first answer of this copy the load status. Asked
+  // through executeScript, not sent at load: a runtime.onMessage listener, or one sendMessage,
+  // alone costs each page load more than the script's whole budget. No extension binding here
+  // either (the first use of one costs the page more than reading it): the background asks only
+  // tabs of normal windows, and a copy orphaned by an update still reads this same page.
+  globalThis[META_KEY] = () => {
+    if (stopped) return null;
+    const answer = { meta: readMeta(), url: document.URL };
+    if (!loadReported) answer.status = loadStatus();
+    loadReported = true;
+    return answer;
+  };
 
-  // Fresh metadata after a same-document navigation (the script does not run again then). Asked
-  // through executeScript rather than a runtime.onMessage listener, which alone cost each page
-  // load more than reading the metadata does.
-  globalThis[META_KEY] = () => (live() ? { meta: readMeta(), url: location.href } : null);
-
-  // Back/forward cache: the page is shown again without a new load.
+  // Back/forward cache: the page is shown again without a new load, and the background may not
+  // ask: say so (this costs nothing at load).
   window.addEventListener("pageshow", (e) => {
-    if (e.persisted) announce();
+    if (!e.persisted || silenced()) return;
+    loadReported = true;
+    send({ kind: KIND.meta, meta: readMeta(), status: loadStatus(), url: location.href });
   });
-
-  announce();
 })();
