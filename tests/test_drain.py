@@ -8,7 +8,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,6 +52,28 @@ def enqueue(conn: sqlite3.Connection, account_id: int, count: int, start: int = 
             )
             for n in range(start, start + count)
         ]
+
+
+@dataclass
+class Queued:
+    """A database at ``path`` with a verified account and ``count`` flattrs queued."""
+
+    settings: Settings
+    path: Path
+    conn: sqlite3.Connection
+    account_id: int
+
+    def connect(self) -> sqlite3.Connection:
+        """Another connection: another process (a browser's host, a restart) on the same file."""
+        return store.connect(self.path, self.settings)
+
+
+def queued(tmp_path: Path, name: str, count: int, **options: Any) -> Queued:
+    settings = Settings(**{"api_base": BASE, "submit_delay": 0.0, **options})
+    path = tmp_path / f"{name}.sqlite3"
+    conn, account_id = signed_in(path, settings)
+    enqueue(conn, account_id, count)
+    return Queued(settings, path, conn, account_id)
 
 
 def submitter(conn: sqlite3.Connection, settings: Settings, handler: Handler) -> Submitter:
@@ -137,9 +161,7 @@ class Crash(BaseException):
 
 
 def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) -> None:
-    settings = Settings(api_base=BASE, batch_size=3, submit_delay=0.0)
-    conn, account_id = signed_in(tmp_path / "crash.sqlite3", settings)
-    enqueue(conn, account_id, 5)
+    q = queued(tmp_path, "crash", 5, batch_size=3)
     keys: list[str] = []
     bodies: list[list[str]] = []
 
@@ -151,8 +173,8 @@ def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) ->
         return delivered(request)
 
     with pytest.raises(Crash):
-        submitter(conn, settings, dies_during_the_first_request).flush()
-    other = store.connect(tmp_path / "crash.sqlite3", settings)  # what a restart reads
+        submitter(q.conn, q.settings, dies_during_the_first_request).flush()
+    other = q.connect()  # what a restart reads
     in_flight = other.execute(
         "SELECT f.url, b.idempotency_key FROM flattrs f JOIN batches b ON b.id = f.batch_id "
         "WHERE f.state = 'in_flight' ORDER BY f.id"
@@ -162,7 +184,7 @@ def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) ->
     assert len(in_flight) == 5
     with store.transaction(other):  # the dead process's lease ends with it
         other.execute("DELETE FROM lease")
-    report = submitter(other, settings, dies_during_the_first_request).flush()
+    report = submitter(other, q.settings, dies_during_the_first_request).flush()
     assert report.delivered == 5
     # The batch that may have reached the server goes again whole, with its key; the rest new.
     assert keys[1] == keys[0] and bodies[1] == bodies[0]
@@ -171,30 +193,27 @@ def test_a_batch_and_its_key_are_committed_before_its_request(tmp_path: Path) ->
 
 
 def test_nothing_is_settled_once_the_lease_was_taken_during_the_request(tmp_path: Path) -> None:
-    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
-    path = tmp_path / "lease.sqlite3"
-    conn, account_id = signed_in(path, settings)
-    enqueue(conn, account_id, 4)
-    rival = store.connect(path, settings)
+    q = queued(tmp_path, "lease", 4, batch_size=2)
+    rival = q.connect()
 
     def taken_over_meanwhile(request: httpx.Request) -> httpx.Response:
         # The request outlasted the lease and another process took it over.
-        far = time.time() + 10 * settings.lease_seconds
-        assert lease.acquire(rival, LEASE_NAME, "another:holder", far, settings.lease_seconds)
+        far = time.time() + 10 * q.settings.lease_seconds
+        assert lease.acquire(rival, LEASE_NAME, "another:holder", far, q.settings.lease_seconds)
         return delivered(request)
 
-    report = submitter(conn, settings, taken_over_meanwhile).flush()
+    report = submitter(q.conn, q.settings, taken_over_meanwhile).flush()
     # The next batch may have gone before the lease was found lost (it was committed in flight,
     # with its key, while the lease was ours): never a third, and nothing settled.
     assert report.requests <= 2 and (report.delivered, report.waiting) == (0, "busy")
-    states = [r[0] for r in conn.execute("SELECT state FROM flattrs ORDER BY id")]
+    states = [r[0] for r in q.conn.execute("SELECT state FROM flattrs ORDER BY id")]
     # The outcome belongs to the new holder, which re-sends them with the same key.
     assert states[:2] == ["in_flight", "in_flight"]
     # The next batch: sent, or started (in flight) or not before the lease was found lost.
     possible = [["in_flight"] * 2] if report.requests == 2 else [["in_flight"] * 2, ["pending"] * 2]
     assert states[2:] in possible
     rival.close()
-    conn.close()
+    q.conn.close()
 
 
 def test_schema_4_is_migrated_with_its_sent_batches_done(tmp_path: Path) -> None:
@@ -233,22 +252,19 @@ def test_schema_4_is_migrated_with_its_sent_batches_done(tmp_path: Path) -> None
 
 
 def test_progress_counts_the_queue_once_and_again_when_flattrs_arrive(tmp_path: Path) -> None:
-    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
-    path = tmp_path / "progress.sqlite3"
-    conn, account_id = signed_in(path, settings)
-    enqueue(conn, account_id, 6)
-    browser = store.connect(path, settings)  # the host of a browser, queueing meanwhile
+    q = queued(tmp_path, "progress", 6, batch_size=2)
+    browser = q.connect()  # the host of a browser, queueing meanwhile
     seen: list[tuple[int, int]] = []
 
     def shown(done: int, total: int) -> None:
         seen.append((done, total))
         if len(seen) == 2:
-            enqueue(browser, account_id, 2, start=100)
+            enqueue(browser, q.account_id, 2, start=100)
 
     statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    report = submitter(conn, settings, delivered).flush(progress=shown)
-    conn.set_trace_callback(None)
+    q.conn.set_trace_callback(statements.append)
+    report = submitter(q.conn, q.settings, delivered).flush(progress=shown)
+    q.conn.set_trace_callback(None)
     assert report.delivered == 8
     assert seen == [(0, 6), (2, 6), (4, 8), (6, 8), (8, 8)]
     counts = [s for s in statements if s.startswith("SELECT COUNT(*) FROM flattrs WHERE account")]
@@ -256,25 +272,22 @@ def test_progress_counts_the_queue_once_and_again_when_flattrs_arrive(tmp_path: 
     # tell why the run stopped.
     assert len(counts) == 3, counts
     browser.close()
-    conn.close()
+    q.conn.close()
 
 
 def test_flattrs_arriving_during_a_drain_do_not_hold_back_its_full_batches(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(api_base=BASE, batch_size=50, submit_delay=1.0)
-    path = tmp_path / "trickle.sqlite3"
-    conn, account_id = signed_in(path, settings)
-    enqueue(conn, account_id, 120)
-    browser = store.connect(path, settings)  # a flattr earned meanwhile, at every request
+    q = queued(tmp_path, "trickle", 120, batch_size=50, submit_delay=1.0)
+    browser = q.connect()  # a flattr earned meanwhile, at every request
     sizes: list[int] = []
 
     def meanwhile(request: httpx.Request) -> httpx.Response:
         sizes.append(len(json.loads(request.content)))
-        enqueue(browser, account_id, 1, start=1000 + len(sizes))
+        enqueue(browser, q.account_id, 1, start=1000 + len(sizes))
         return delivered(request)
 
-    run = submitter(conn, settings, meanwhile)
+    run = submitter(q.conn, q.settings, meanwhile)
     # A scheduled round (not a flush) just after the last arrival: the submit delay runs.
     report = run.run_due(now=time.time())
     # Full batches go at once; the rest (the backlog's tail and the new flattrs) waits for the
@@ -282,7 +295,7 @@ def test_flattrs_arriving_during_a_drain_do_not_hold_back_its_full_batches(
     assert sizes == [50, 50] and report.waiting == "submit_delay"
     assert run.next_due(time.time()) is not None
     browser.close()
-    conn.close()
+    q.conn.close()
 
 
 def test_the_queries_of_each_request_never_scan_the_queue(tmp_path: Path) -> None:
@@ -327,11 +340,8 @@ def states_by_batch(conn: sqlite3.Connection) -> dict[int, set[str]]:
 def test_each_answer_is_recorded_and_the_next_batch_started_while_a_request_is_on_the_wire(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
-    path = tmp_path / "pipeline.sqlite3"
-    conn, account_id = signed_in(path, settings)
-    enqueue(conn, account_id, 8)
-    observer = store.connect(path, settings)
+    q = queued(tmp_path, "pipeline", 8, batch_size=2)
+    observer = q.connect()
     keys: list[str] = []
 
     def key_of(batch: int) -> str | None:
@@ -355,10 +365,10 @@ def test_each_answer_is_recorded_and_the_next_batch_started_while_a_request_is_o
             wait_for(lambda: batch_states(n - 1) == {"delivered"}, f"batch {n - 1} recorded")
         return delivered(request)
 
-    report = submitter(conn, settings, handler).flush()
+    report = submitter(q.conn, q.settings, handler).flush()
     assert (report.requests, report.delivered) == (4, 8) and len(set(keys)) == 4
     observer.close()
-    conn.close()
+    q.conn.close()
 
 
 def answered(code: int, **body: object) -> Handler:
@@ -404,9 +414,7 @@ def answered(code: int, **body: object) -> Handler:
 def test_an_answer_that_stops_the_drain_sends_nothing_more_and_keeps_the_next_batch(
     tmp_path: Path, first: Handler, waiting: str
 ) -> None:
-    settings = Settings(api_base=BASE, batch_size=2, submit_delay=0.0)
-    conn, account_id = signed_in(tmp_path / "stops.sqlite3", settings)
-    enqueue(conn, account_id, 6)
+    q = queued(tmp_path, "stops", 6, batch_size=2)
     keys: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -416,8 +424,8 @@ def test_an_answer_that_stops_the_drain_sends_nothing_more_and_keeps_the_next_ba
             wait_for(lambda: len(states_by_batch(conn_view)) == 2, "the next batch started")
         return first(request)
 
-    conn_view = store.connect(tmp_path / "stops.sqlite3", settings)
-    report = submitter(conn, settings, handler).flush()
+    conn_view = q.connect()
+    report = submitter(q.conn, q.settings, handler).flush()
     assert (report.requests, report.waiting) == (1, waiting)
     batches = states_by_batch(conn_view)
     # The batch started while the first request was on the wire went back to waiting, unsent,
@@ -425,15 +433,12 @@ def test_an_answer_that_stops_the_drain_sends_nothing_more_and_keeps_the_next_ba
     assert len(batches) == 2 and batches[sorted(batches)[1]] == {"pending"}
     assert not conn_view.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
     conn_view.close()
-    conn.close()
+    q.conn.close()
 
 
 def test_a_sign_out_during_the_drain_starts_no_further_batch(tmp_path: Path) -> None:
-    settings = Settings(api_base=BASE, batch_size=1, submit_delay=0.0)
-    path = tmp_path / "signout.sqlite3"
-    conn, account_id = signed_in(path, settings)
-    enqueue(conn, account_id, 6)
-    browser = store.connect(path, settings)  # the browser's host: the user signs out there
+    q = queued(tmp_path, "signout", 6, batch_size=1)
+    browser = q.connect()  # the browser's host: the user signs out there
     requests: list[int] = []
 
     def signs_out_at_the_second(request: httpx.Request) -> httpx.Response:
@@ -443,9 +448,9 @@ def test_a_sign_out_during_the_drain_starts_no_further_batch(tmp_path: Path) -> 
                 accounts.sign_out(browser, time.time())
         return delivered(request)
 
-    report = submitter(conn, settings, signs_out_at_the_second).flush()
+    report = submitter(q.conn, q.settings, signs_out_at_the_second).flush()
     # The request on the wire at the sign-out, and the batch started before it, may go; no more.
     assert report.requests <= 3 and report.waiting == "signed_out"
-    assert not conn.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
+    assert not q.conn.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
     browser.close()
-    conn.close()
+    q.conn.close()
