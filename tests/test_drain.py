@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -453,4 +454,22 @@ def test_a_sign_out_during_the_drain_starts_no_further_batch(tmp_path: Path) -> 
     assert report.requests <= 3 and report.waiting == "signed_out"
     assert not q.conn.execute("SELECT 1 FROM flattrs WHERE state = 'in_flight'").fetchone()
     browser.close()
+    q.conn.close()
+
+
+def test_a_request_on_the_wire_never_keeps_the_process_alive(tmp_path: Path) -> None:
+    # Its batch is committed in flight and goes again with its key at the next start, so neither
+    # a host whose browser went away nor an interrupted `flattr-host flush` waits for it.
+    q = queued(tmp_path, "daemon", 2, batch_size=1)
+    threads: list[threading.Thread] = []
+
+    def seen_from_the_request(request: httpx.Request) -> httpx.Response:
+        threads.append(threading.current_thread())
+        return delivered(request)
+
+    run = submitter(q.conn, q.settings, seen_from_the_request)
+    assert run.flush().delivered == 2
+    run.close()
+    assert threads and threads[0] is not threading.main_thread()
+    assert all(thread.daemon for thread in threads)
     q.conn.close()

@@ -21,7 +21,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import accounts, flattrs, holds, lease, outcomes, store
@@ -31,6 +31,7 @@ from .api.client import check_base
 from .holds import BACKOFF, BUSY, FORCE_LIFTS, SIGNED_OUT, SUBMIT_DELAY, WAITING_FOR_ACCOUNT
 from .logs import redact_secret
 from .outcomes import Attempt, SubmitReport
+from .request_thread import RequestThread
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Submitter:
         self._client: FlattrClient | None = None  # made at the first request, as it loads CAs
         # Requests run on one thread of their own, so that each answer is recorded while the
         # next request is on the wire (``_send``); one at a time, never two.
-        self._wire: ThreadPoolExecutor | None = None
+        self._wire = RequestThread("flattr-request")
         # For progress: (account, data_version, verifications) when the account's sendable
         # flattrs were counted, the count, and how many this run had settled then.
         self._counted: tuple[tuple[int, int, int], int, int] | None = None
@@ -195,9 +196,7 @@ class Submitter:
         return due
 
     def close(self) -> None:
-        if self._wire is not None:
-            self._wire.shutdown(wait=True)
-            self._wire = None
+        self._wire.shutdown()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -363,8 +362,6 @@ class Submitter:
         report.sent += len(items)
         body = json.dumps([{"url": item.url} for item in items]).encode()
         key = {"Idempotency-Key": batch.idempotency_key}
-        if self._wire is None:
-            self._wire = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flattr-request")
         answer = self._wire.submit(
             self._request, "POST", BULK_PATH, account, content=body, headers=key
         )
