@@ -21,8 +21,8 @@ let tab = { id: undefined, incognito: false, url: "", title: "" };
 let state = null;
 // `state` is the stored last status, not yet the background's answer.
 let lastKnown = false;
+// Pending while the last status may still be held against a "connecting" answer.
 let lastKnownTimer = null;
-let lastKnownUntil = 0;
 // A "connecting" answer held back while the last status is shown.
 let pendingAnswer = null;
 let refetchTimer = null;
@@ -126,7 +126,7 @@ async function refresh() {
   const answer = await request({ kind: "ui:state", tabId: tab.id });
   // The host still connecting says less than the last status: keep that for a moment (the
   // background sends `bg:changed` once the host is ready). Anything else replaces it at once.
-  const held = lastKnown && Date.now() < lastKnownUntil;
+  const held = lastKnown && lastKnownTimer !== null;
   if (held && answer?.ok && answer.host?.state === "connecting") {
     pendingAnswer = answer;
     return;
@@ -136,6 +136,7 @@ async function refresh() {
 
 function showLive(answer) {
   clearTimeout(lastKnownTimer);
+  lastKnownTimer = null;
   lastKnown = false;
   pendingAnswer = null;
   state = answer;
@@ -148,9 +149,9 @@ function showLastKnown(stored) {
   if (state !== null || last === null) return;
   state = { ok: true, ...last, tab: { url: tab.url, title: tab.title }, page: null };
   lastKnown = true;
-  lastKnownUntil = Date.now() + LAST_KNOWN_MAX_MS;
   render();
   lastKnownTimer = setTimeout(() => {
+    lastKnownTimer = null;
     if (lastKnown && pendingAnswer !== null) showLive(pendingAnswer);
   }, LAST_KNOWN_MAX_MS);
 }
