@@ -61,11 +61,14 @@ Started = tuple[flattrs.Batch, list[flattrs.Item]]
 
 @dataclasses.dataclass(frozen=True)
 class Flight:
-    """A bulk request on the wire: its batch (committed in flight, with its key) and answer."""
+    """A bulk request for a started batch (committed in flight, with its key), on the request
+    thread: whether it went (not if the answer before it stopped the pipeline), then its answer
+    (None: it did not go)."""
 
     batch: flattrs.Batch
     items: list[flattrs.Item]
-    answer: Future[Answer]
+    went: Future[bool]
+    answer: Future[Answer | None]
 
 
 class Submitter:
@@ -325,47 +328,77 @@ class Submitter:
     def _send(self, account: Account, started: Started, report: SubmitReport) -> bool:
         """Send a started batch and, while the answers are plain deliveries, the batches after
         it, pipelined: the next batch is started (committed in flight, with its key) while the
-        request before it is on the wire, goes as soon as that request's answer allows, and the
+        request before it is on the wire, and queued behind it on the request thread, which
+        sends it the moment that request's answer allows (``outcomes.goes_on_at_once``); the
         answer is recorded while the next request is on the wire, in the transaction that starts
         the one after. One commit per request, and our database work overlaps the server's.
         Any other answer ends the pipeline: the batch started next goes back to waiting, unsent,
         and ``_step`` decides again. See docs/architecture.md#6-submission."""
-        flight = self._post(account, started, report)
+        flight = self._post(account, started)
+        self._count(report, flight)
         try:
             after = self._write(lambda: self._in_line(account, self._tick()))
         except LeaseLost:
             return self._lost(flight, report)
         while True:
+            nxt = None if after is None else self._post(account, after, previous=flight)
             answer = flight.answer.result()
+            assert answer is not None  # a flight becomes the current one only once it went
             attempt = Attempt(
                 self._conn, self._settings, account, answer, self._tick(), report, flight.items
             )
-            nxt = None
-            if after is not None and outcomes.goes_on_at_once(attempt):
-                nxt = self._post(account, after, report)
-            unsent = None if nxt is not None else after
-            settle = functools.partial(self._settle, attempt, flight.batch, unsent, sending=nxt)
+            sending = nxt if nxt is not None and nxt.went.result() else None
+            if sending is not None:
+                self._count(report, sending)
+            unsent = None if sending is not None else after
+            settle = functools.partial(self._settle, attempt, flight.batch, unsent, sending=sending)
             try:
                 go_on, after = self._write(settle)
             except LeaseLost:
-                return self._lost(nxt, report)
+                return self._lost(sending, report)
             self._emit_all(attempt)
             self._progress(report)
-            if nxt is None:
+            if sending is None:
                 return go_on
-            flight = nxt
+            flight = sending
 
-    def _post(self, account: Account, started: Started, report: SubmitReport) -> Flight:
-        """Put a started batch on the wire (on the request thread); its answer comes later."""
+    def _post(
+        self, account: Account, started: Started, *, previous: Flight | None = None
+    ) -> Flight:
+        """Queue a started batch's request on the request thread; with ``previous``, it goes
+        only if that request's answer lets the pipeline go on (decided there, as soon as the
+        answer is in: no wait for this thread)."""
         batch, items = started
-        report.requests += 1
-        report.sent += len(items)
         body = json.dumps([{"url": item.url} for item in items]).encode()
         key = {"Idempotency-Key": batch.idempotency_key}
-        answer = self._wire.submit(
-            self._request, "POST", BULK_PATH, account, content=body, headers=key
+        went: Future[bool] = Future()
+
+        def fly() -> Answer | None:
+            go = False
+            try:
+                go = previous is None or self._goes_on(account, previous)
+            finally:
+                went.set_result(go)
+            if not go:
+                return None
+            return self._request("POST", BULK_PATH, account, content=body, headers=key)
+
+        return Flight(batch, items, went, self._wire.submit(fly))
+
+    def _goes_on(self, account: Account, previous: Flight) -> bool:
+        answer = previous.answer.result()  # in already: the request thread runs one at a time
+        if answer is None:
+            return False
+        report = SubmitReport()  # nothing is recorded here: the answer is settled by _send
+        attempt = Attempt(
+            self._conn, self._settings, account, answer, self._tick(), report, previous.items
         )
-        return Flight(batch, items, answer)
+        return outcomes.goes_on_at_once(attempt)
+
+    @staticmethod
+    def _count(report: SubmitReport, flight: Flight) -> None:
+        report.requests += 1
+        report.sent += len(flight.items)
 
     def _in_line(self, account: Account, now: float) -> Started | None:
         self._keep_lease(now)
