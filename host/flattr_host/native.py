@@ -9,7 +9,6 @@ from __future__ import annotations
 import _thread
 import os
 import sys
-from collections.abc import Callable
 
 from . import framing, hello
 from .replies import error, ok, request_id
@@ -17,6 +16,7 @@ from .settings import Settings, SettingsError, load_settings
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
 if TYPE_CHECKING:  # imported for real only after hello, see _Backend
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any, BinaryIO
 

@@ -7,10 +7,12 @@ unreadable one, a file changed, appeared or gone, other extension ids) means a f
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before hello
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 STAMP_FILE = "selfheal-ok.json"
 VERSION = 1
@@ -54,8 +56,11 @@ def save(
 
 
 def forget(home: str | os.PathLike[str]) -> None:
-    with contextlib.suppress(OSError):
+    # Not contextlib.suppress: contextlib costs a start more than this whole module.
+    try:  # noqa: SIM105
         os.remove(os.path.join(home, STAMP_FILE))
+    except OSError:
+        pass  # no note is what forgetting wants
 
 
 def _state(path: str) -> list[int] | bool | None:
