@@ -271,10 +271,13 @@ def test_queue_groups_and_actions_change_the_database(
     )
 
     # Retry now sends every queued flattr (failed ones included) to the local Flattr server.
+    # Done when the job says so: a page drawn mid-run may show the last batches in flight.
     window.run("document.getElementById('retry').click()")
     window.wait_for(
         "!document.querySelector('tr[data-group=pending], tr[data-group=failed], "
-        "tr[data-group=held]') && document.body.dataset.ready === 'queue'"
+        "tr[data-group=held], tr[data-group=in_flight]') "
+        "&& (document.getElementById('retry-state')?.textContent || 'Sending…') !== 'Sending…' "
+        "&& document.body.dataset.ready === 'queue'"
     )
     final = _states(home)
     sent_urls = sorted(f["url"] for f in fresh_sim.control.flattrs())
