@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HostError } from "../src/background/host.js";
 import { StatusCache } from "../src/background/status.js";
-import { RETRY_NOW_WAIT_MS } from "../src/background/settings.js";
+import { REQUEST_TIMEOUT_MS, RETRY_NOW_WAIT_MS } from "../src/background/settings.js";
 import { UiApi } from "../src/background/ui.js";
 import { assertValidRequest, fakeTimers } from "./helpers.mjs";
 
@@ -19,6 +19,7 @@ function fakeHost(state = "ready", answers = {}) {
   return {
     state,
     requests: [],
+    options: [],
     retried: 0,
     isReady() {
       return this.state === "ready";
@@ -31,8 +32,9 @@ function fakeHost(state = "ready", answers = {}) {
     retryNow() {
       this.retried++;
     },
-    async request(body) {
+    async request(body, options) {
       this.requests.push(body);
+      this.options.push(options);
       if (!this.isReady()) throw new HostError(`host_${this.state}`, "unavailable");
       const answer = answers[body.type];
       if (answer instanceof Error) throw answer;
@@ -107,6 +109,9 @@ describe("ui:* requests", () => {
       { ok: true, started: true, focused: false });
     assert.deepEqual(host.requests, [{ type: "open_dashboard", page: "queue" }]);
     for (const r of host.requests) assertValidRequest(assert, { id: 1, ...r });
+    // The host answers once the window is shown, after up to 15 s (PROTOCOL.md): waited for
+    // longer than that, so a slow start is not reported as a host that did not answer.
+    assert.ok(host.options[0].timeoutMs > 15_000 && host.options[0].timeoutMs > REQUEST_TIMEOUT_MS);
   });
 
   it("ui:state for a private tab says so and asks the host nothing about it", async () => {

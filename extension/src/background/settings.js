@@ -61,6 +61,10 @@ export const HOST_NAME = "org.flattr_companion.host";
 export const PROTOCOL_VERSION = 1;
 export const HELLO_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 15_000;
+/** `open_dashboard` is answered once a new window is on screen, which the host waits up to 15 s
+ *  for (PROTOCOL.md): with the usual timeout a slow start would be reported as a host that did not
+ *  answer while the window comes up. */
+export const OPEN_DASHBOARD_TIMEOUT_MS = 25_000;
 /** `export` pages can be large (up to 1 MiB each). */
 export const EXPORT_TIMEOUT_MS = 60_000;
 /** At most this many `export` pages are joined (a runaway cursor cannot loop forever). */

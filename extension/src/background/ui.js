@@ -6,6 +6,7 @@ import { errorOf } from "./host.js";
 import {
   EXPORT_MAX_PAGES,
   EXPORT_TIMEOUT_MS,
+  OPEN_DASHBOARD_TIMEOUT_MS,
   MAX_SITE_LENGTH,
   RETRY_NOW_WAIT_MS,
 } from "./settings.js";
@@ -39,7 +40,7 @@ export class UiApi {
       [UI.EXPORT]: () => this.exportAll(),
       [UI.SIGN_OUT]: () => this.signOut(),
       [UI.FLUSH]: () => this.flush(),
-      [UI.OPEN_DASHBOARD]: (m) => this.call(build.openDashboard(m.page)),
+      [UI.OPEN_DASHBOARD]: (m) => this.call(build.openDashboard(m.page), { timeoutMs: OPEN_DASHBOARD_TIMEOUT_MS }),
     };
   }
 
