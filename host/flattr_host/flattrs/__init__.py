@@ -233,6 +233,13 @@ def settle(
     return cursor.rowcount
 
 
+# Nothing in the batch (its id the parameter) is left to send: it is done (``close_if_done``).
+_NOTHING_LEFT = (
+    "NOT EXISTS (SELECT 1 FROM flattrs WHERE batch_id = ? "
+    "AND state IN ('pending', 'failed', 'in_flight'))"
+)
+
+
 def deliver(conn: sqlite3.Connection, batch_id: int, status: int, now: float) -> int:
     """The batch's flattrs in flight were delivered: recorded so, with the answer's status; the
     batch is done when nothing in it is left to send (``close_if_done``; it cannot be empty)."""
@@ -242,8 +249,8 @@ def deliver(conn: sqlite3.Connection, batch_id: int, status: int, now: float) ->
         (now, now, batch_id),
     )
     conn.execute(
-        "UPDATE batches SET last_status = ?, last_error = NULL, done = NOT EXISTS (SELECT 1 FROM "
-        "flattrs WHERE batch_id = ? AND state IN ('pending', 'failed', 'in_flight')) WHERE id = ?",
+        f"UPDATE batches SET last_status = ?, last_error = NULL, done = {_NOTHING_LEFT} "
+        "WHERE id = ?",
         (status, batch_id, batch_id),
     )
     return cursor.rowcount
@@ -284,9 +291,7 @@ def close_if_done(conn: sqlite3.Connection, batch_id: int) -> None:
         (batch_id, batch_id),
     )
     conn.execute(
-        "UPDATE batches SET done = 1 WHERE id = ? AND NOT EXISTS (SELECT 1 FROM flattrs "
-        "WHERE batch_id = ? AND state IN ('pending', 'failed', 'in_flight'))",
-        (batch_id, batch_id),
+        f"UPDATE batches SET done = 1 WHERE id = ? AND {_NOTHING_LEFT}", (batch_id, batch_id)
     )
 
 
